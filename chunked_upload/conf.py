@@ -1,0 +1,83 @@
+"""The app's settings: one namespaced dict, ``settings.CHUNKED_UPLOAD``.
+
+Every key has a default in :data:`CONFIG_DEFAULTS`; a site overrides only the
+keys it cares about. :func:`get_config` merges the two once and caches the
+result; the cache is dropped when ``CHUNKED_UPLOAD`` changes (tests use
+``override_settings``), so nothing is ever read at import time.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+MiB = 1 << 20
+DAY = 24 * 3600
+
+CONFIG_DEFAULTS: dict[str, Any] = {
+    # Chunk sizes negotiated by CreateUploadHandler / GetDownloadHandler.
+    "DEFAULT_CHUNK_SIZE": 1 * MiB,
+    "MIN_CHUNK_SIZE": 256 * 1024,
+    "MAX_CHUNK_SIZE": 32 * MiB,
+    # Largest file one handler may accumulate (None: no limit).
+    "MAX_FILE_SIZE": None,
+    # Largest request body accepted (None: what MAX_CHUNK_SIZE needs in
+    # Base64 plus 64 KiB of form overhead). Refused with 413 before reading.
+    "MAX_REQUEST_SIZE": None,
+    # Lifetimes, in seconds.
+    "TICKET_LIFETIME": 30 * DAY,
+    "HANDLER_IDLE_TIMEOUT": 1 * DAY,
+    "HANDLER_MAX_AGE": 7 * DAY,
+    # How long finalized handlers are kept for finalize replays (None: max age).
+    "FINALIZED_RETENTION": None,
+    "DOWNLOAD_HANDLER_LIFETIME": 1 * DAY,
+    # Where the bytes of open handlers live (None: "<MEDIA_ROOT>/chunked_upload_staging").
+    "STAGING_BACKEND": "chunked_upload.staging.local.LocalStaging",
+    "STAGING_DIR": None,
+    # The django.core.files.storage.storages alias holding document versions.
+    "DOCUMENT_STORAGE": "default",
+    "DOCUMENT_STORAGE_PREFIX": "chunked_upload/versions",
+    # "seed": <root success="true" tryagain="true"/> (the seed page);
+    # "strict": success="false" tryagain="true" (newer vendor builds).
+    "CRC_MISMATCH_RESPONSE": "seed",
+    # "ticket": a handler is usable only with the ticket that created it;
+    # "user": with any ticket of the same user.
+    "HANDLER_SCOPE": "ticket",
+    # Create missing destination folders (with parents) on finalize.
+    "AUTO_CREATE_FOLDERS": True,
+    # Dotted path to the permission policy class.
+    "PERMISSION_POLICY": "chunked_upload.engine.permissions.DefaultPermissionPolicy",
+    # Sliding ticket expiry is written at most this often (seconds), so a
+    # stream of chunks does not cost a database write each.
+    "TICKET_RENEW_INTERVAL": 60,
+}
+
+
+@functools.cache
+def get_config() -> dict[str, Any]:
+    """The effective configuration: defaults overlaid with the site's dict."""
+    config = dict(CONFIG_DEFAULTS)
+    config.update(getattr(settings, "CHUNKED_UPLOAD", {}))
+    if config["FINALIZED_RETENTION"] is None:
+        config["FINALIZED_RETENTION"] = config["HANDLER_MAX_AGE"]
+    if config["MAX_REQUEST_SIZE"] is None:
+        config["MAX_REQUEST_SIZE"] = base64_request_size(config["MAX_CHUNK_SIZE"])
+    return config
+
+
+def base64_request_size(chunk_size: int) -> int:
+    """Body size needed to send ``chunk_size`` bytes Base64-encoded in a form."""
+    # Base64 is 4/3 of the data; percent-encoding of "+", "/" and "=" in an
+    # urlencoded form can triple those characters, so allow for the worst case
+    # of a generous 1.5x on top, plus room for the other fields.
+    return (chunk_size + 2) // 3 * 4 * 3 // 2 + 64 * 1024
+
+
+@receiver(setting_changed)
+def _reset_config(*, setting: str, **kwargs: Any) -> None:
+    if setting == "CHUNKED_UPLOAD":
+        get_config.cache_clear()

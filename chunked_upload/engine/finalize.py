@@ -1,0 +1,188 @@
+"""Finalize: turn a complete upload handler into a stored document version.
+
+Atomic: the staged bytes are handed to document storage under a key made
+from the handler's id, then the folder, document and version rows are
+written in the transaction that holds the handler's lock. If anything fails
+the stored copy is removed and the transaction rolls back, so the handler
+stays complete and the client can retry. The staged file is removed only
+after the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.core.files.storage import storages
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from .. import signals
+from ..conf import get_config
+from ..exceptions import (
+    AccessDenied,
+    DocumentExists,
+    FolderNotFound,
+    UploadHandlerNotFound,
+    UploadNotComplete,
+)
+from ..models import Document, DocumentVersion, Folder, Ticket, UploadHandler
+from ..models.documents import name_key
+from ..staging import get_staging
+from . import handlers
+from .checksums import Sha256State
+from .paths import DocumentPath
+from .permissions import get_policy
+
+logger = logging.getLogger("chunked_upload")
+State = UploadHandler.State
+
+
+@dataclass(frozen=True)
+class VersionOptions:
+    """What the finalizer's extra parameters say about the new version."""
+
+    comment: str = ""
+    description: str | None = None
+    keywords: str | None = None
+    mp_version: tuple[int, int, int] | None = None
+    modified_at: datetime | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FinalizeResult:
+    document_id: int
+    version_id: int
+
+
+def finalize(
+    ticket: Ticket,
+    handler_id: uuid.UUID,
+    path: DocumentPath,
+    options: VersionOptions,
+    *,
+    new_document_only: bool = False,
+) -> FinalizeResult:
+    """Store the handler's bytes as a document (or a new version of one at ``path``).
+
+    ``new_document_only`` is UploadNewDocumentWidthHandler: never a version.
+    Repeating a successful finalize with the same destination answers the
+    same ids; a different destination finds the handler consumed.
+    """
+    family = "new" if new_document_only else "path"
+    destination = f"{family}:{path.key}"
+    with handlers.locked_handler(handler_id, ticket) as handler:
+        if handler.state == State.FINALIZED:
+            if handler.destination != destination or handler.version is None:
+                raise UploadHandlerNotFound
+            return FinalizeResult(handler.version.document_id, handler.version_id)
+        if handler.state == State.OPEN and handler.chunk_count:
+            raise UploadNotComplete
+        return _store(handler, ticket, path, options, destination, new_document_only)
+
+
+def _store(
+    handler: UploadHandler,
+    ticket: Ticket,
+    path: DocumentPath,
+    options: VersionOptions,
+    destination: str,
+    new_document_only: bool,
+) -> FinalizeResult:
+    user = ticket.user
+    policy = get_policy()
+    folder = _resolve_folder(path.folders, user, policy)
+    document = (
+        Document.objects.select_for_update()
+        .filter(folder=folder, name_key=name_key(path.name))
+        .first()
+    )
+    created = document is None
+    if created:
+        if not policy.can_create(user, folder):
+            raise AccessDenied
+        document = Document(folder=folder, name=path.name, owner=user)
+    elif new_document_only:
+        raise DocumentExists
+    elif not policy.can_add_version(user, document):
+        raise AccessDenied
+    if options.description is not None:
+        document.description = options.description
+    if options.keywords is not None:
+        document.keywords = options.keywords
+    try:
+        with transaction.atomic(using=handlers.db_alias()):
+            document.save()
+    except IntegrityError:
+        # Another finalize created the same name in the meantime.
+        raise DocumentExists from None
+
+    config = get_config()
+    storage = storages[config["DOCUMENT_STORAGE"]]
+    name = f"{config['DOCUMENT_STORAGE_PREFIX']}/{handler.id.hex[:2]}/{handler.id.hex}"
+    stored = get_staging().hand_over(str(handler.id), storage, name)
+    try:
+        version = _create_version(handler, document, user, stored, options)
+        handler.state = State.FINALIZED
+        handler.finalized_at = timezone.now()
+        handler.destination = destination
+        handler.version = version
+        handler.save(update_fields=["state", "finalized_at", "destination", "version"])
+    except BaseException:
+        storage.delete(stored)
+        raise
+
+    def after_commit() -> None:
+        get_staging().delete(str(handler.id))
+        logger.info("upload handler %s finalized as document %s version %s (%d bytes)",
+                    handler.id, document.pk, version.number, version.size)
+        signals.document_finalized.send(
+            UploadHandler, handler=handler, document=document, version=version, created=created
+        )
+
+    transaction.on_commit(after_commit, using=handlers.db_alias())
+    return FinalizeResult(document.pk, version.pk)
+
+
+def _create_version(handler, document, user, stored: str, options: VersionOptions):
+    number = (document.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+    major, minor, revision = options.mp_version or (None, None, None)
+    content_type, _ = mimetypes.guess_type(document.name)
+    return DocumentVersion.objects.create(
+        document=document,
+        number=number,
+        storage_name=stored,
+        size=handler.committed_size,
+        crc32=handler.crc32,
+        sha256=Sha256State(bytes(handler.sha256_state) or None).hexdigest(),
+        content_type=content_type or "application/octet-stream",
+        comment=options.comment,
+        mp_version_major=major,
+        mp_version_minor=minor,
+        mp_version_revision=revision,
+        created_by=user,
+        modified_at=options.modified_at or timezone.now(),
+    )
+
+
+def _resolve_folder(names: tuple[str, ...], user, policy) -> Folder | None:
+    """The destination folder, created with its parents when allowed."""
+    auto_create = get_config()["AUTO_CREATE_FOLDERS"]
+    folder = None
+    for name in names:
+        child = Folder.objects.filter(parent=folder, name_key=name_key(name)).first()
+        if child is None:
+            if not auto_create:
+                raise FolderNotFound
+            if not policy.can_create(user, folder):
+                raise AccessDenied
+            child, _ = Folder.objects.get_or_create(
+                parent=folder, name_key=name_key(name), defaults={"name": name, "owner": user}
+            )
+        folder = child
+    return folder

@@ -1,0 +1,130 @@
+"""Finding, locking and retiring upload handlers.
+
+Every change to a handler happens while its database row is locked inside a
+transaction: that lock is what serialises requests for one handler across
+threads, processes and hosts. The staging backend's own lock is taken inside
+it, never instead of it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import connections, router, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from .. import signals
+from ..conf import get_config
+from ..exceptions import UploadHandlerNotFound
+from ..models import Ticket, UploadHandler
+from ..staging import get_staging
+
+logger = logging.getLogger("chunked_upload")
+State = UploadHandler.State
+
+
+def db_alias() -> str:
+    return router.db_for_write(UploadHandler)
+
+
+def expires_at(handler: UploadHandler) -> datetime:
+    """When an unfinalized handler expires: idle timeout or max age, the earlier."""
+    config = get_config()
+    return min(
+        handler.last_activity_at + timedelta(seconds=config["HANDLER_IDLE_TIMEOUT"]),
+        handler.created_at + timedelta(seconds=config["HANDLER_MAX_AGE"]),
+    )
+
+
+def is_expired(handler: UploadHandler, now: datetime | None = None) -> bool:
+    now = now or timezone.now()
+    if handler.state == State.EXPIRED:
+        return True
+    if handler.state == State.FINALIZED:
+        retention = timedelta(seconds=get_config()["FINALIZED_RETENTION"])
+        return handler.finalized_at + retention <= now
+    return expires_at(handler) <= now
+
+
+def in_scope(handler: UploadHandler, ticket: Ticket) -> bool:
+    """May ``ticket`` use ``handler``? (HANDLER_SCOPE: per ticket or per user)."""
+    if get_config()["HANDLER_SCOPE"] == "user":
+        return handler.owner_id == ticket.user_id
+    return handler.ticket_id == ticket.pk
+
+
+def lock_row(handler_id: uuid.UUID) -> UploadHandler | None:
+    """Lock and return the handler's row; call inside ``transaction.atomic``."""
+    alias = db_alias()
+    rows = UploadHandler.objects.using(alias).filter(pk=handler_id)
+    if connections[alias].features.has_select_for_update:
+        return rows.select_for_update().first()
+    # SQLite has no row locks: a first write takes the database's write lock,
+    # which serialises us against every other writer until we commit.
+    if not rows.update(state=F("state")):
+        return None
+    return rows.first()
+
+
+@contextmanager
+def locked_handler(handler_id: uuid.UUID, ticket: Ticket) -> Iterator[UploadHandler]:
+    """The handler, row-locked in a transaction, if ``ticket`` may use it.
+
+    A handler found past its lifetime is expired on the spot (its staged bytes
+    removed) and reported as not found, like one that never existed.
+    """
+    with transaction.atomic(using=db_alias()):
+        handler = lock_row(handler_id)
+        if handler is None or not in_scope(handler, ticket):
+            raise UploadHandlerNotFound
+        if not is_expired(handler):
+            yield handler
+            return
+        if handler.state in (State.OPEN, State.COMPLETE):
+            expire(handler)
+    raise UploadHandlerNotFound
+
+
+@dataclass
+class Removal:
+    """What retiring a handler removed; filled in once the transaction commits."""
+
+    handler_id: uuid.UUID
+    staged_bytes: int = 0
+
+
+def expire(handler: UploadHandler) -> Removal:
+    """Mark a locked handler expired; its staged bytes go once that commits."""
+    handler.state = State.EXPIRED
+    handler.save(update_fields=["state"])
+    return _remove_staged_after_commit(handler, signals.handler_expired, "expired")
+
+
+def delete(handler: UploadHandler) -> Removal:
+    """Delete a locked handler with its ledger; its staged bytes go once that commits."""
+    handler_id = handler.id
+    handler.delete()
+    handler.id = handler_id  # receivers of the signal still see which one it was
+    return _remove_staged_after_commit(handler, signals.handler_deleted, "deleted")
+
+
+def _remove_staged_after_commit(handler: UploadHandler, signal, verb: str) -> Removal:
+    # The row changes first and the bytes go only after the commit: a crash in
+    # between leaves a staged file no live handler owns, which the expiry
+    # command sweeps; the other order could lose the bytes of a live handler.
+    removal = Removal(handler.id)
+
+    def remove() -> None:
+        removal.staged_bytes = get_staging().delete(str(handler.id))
+        logger.info("upload handler %s %s, %d staged bytes removed",
+                    handler.id, verb, removal.staged_bytes)
+        signal.send(UploadHandler, handler=handler, staged_bytes=removal.staged_bytes)
+
+    transaction.on_commit(remove, using=db_alias())
+    return removal

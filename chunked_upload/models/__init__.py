@@ -1,0 +1,15 @@
+"""The app's models, one module per part of the domain."""
+
+from .documents import Document, DocumentVersion, Folder
+from .handlers import Chunk, DownloadHandler, UploadHandler
+from .tickets import Ticket
+
+__all__ = [
+    "Chunk",
+    "Document",
+    "DocumentVersion",
+    "DownloadHandler",
+    "Folder",
+    "Ticket",
+    "UploadHandler",
+]

@@ -1,0 +1,85 @@
+"""The interface between the upload engine and wherever staged bytes live.
+
+The engine holds the handler's database row lock around every call here; a
+backend may add its own lock (the local one takes ``flock``) but must never
+rely on it alone, since only the database serialises across hosts.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from django.core.files.storage import Storage
+
+from ..exceptions import ChunkedUploadError
+
+
+class StagingError(ChunkedUploadError):
+    """The staging area failed (disk full, I/O error, bytes missing)."""
+
+    def __init__(self, message: str, errno: int | None = None) -> None:
+        super().__init__(message)
+        #: The operating system's error number, when there is one.
+        self.errno = errno
+
+
+class StagedFile(abc.ABC):
+    """The open, locked staged bytes of one handler."""
+
+    @property
+    @abc.abstractmethod
+    def size(self) -> int:
+        """Bytes currently staged (may exceed the committed size after a crash)."""
+
+    @abc.abstractmethod
+    def truncate(self, size: int) -> None:
+        """Cut the staged bytes back to ``size`` and position writes there."""
+
+    @abc.abstractmethod
+    def write(self, data: bytes | memoryview) -> None:
+        """Append ``data`` at the current position."""
+
+    @abc.abstractmethod
+    def sync(self) -> None:
+        """Make everything written so far durable."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the file and its lock."""
+
+    def __enter__(self) -> StagedFile:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class StagingBackend(abc.ABC):
+    """Where upload handlers keep their bytes; one key per handler."""
+
+    @abc.abstractmethod
+    def open(self, key: str, *, create: bool) -> StagedFile | None:
+        """Open and lock the staged bytes of ``key``; None if absent and not ``create``."""
+
+    @abc.abstractmethod
+    def open_read(self, key: str) -> BinaryIO:
+        """A binary file object over the staged bytes, for reading."""
+
+    @abc.abstractmethod
+    def delete(self, key: str) -> int:
+        """Remove the staged bytes of ``key``; return how many there were."""
+
+    @abc.abstractmethod
+    def hand_over(self, key: str, storage: Storage, name: str) -> str:
+        """Put the staged bytes into ``storage`` as ``name``; return the stored name.
+
+        The staged bytes stay in place until :meth:`delete`, so a failed
+        finalize can be retried. Calling it again for the same key and name
+        (after a crash) must succeed and give the same content.
+        """
+
+    @abc.abstractmethod
+    def keys(self) -> Iterator[tuple[str, int]]:
+        """Every staged key with its size, for sweeping leftovers."""

@@ -1,0 +1,163 @@
+"""Staging on a local (or shared POSIX) filesystem.
+
+Each handler's bytes are one file ``<dir>/<k[:2]>/<key>.part``, locked with
+``flock`` while open. Finalizing into a ``FileSystemStorage`` on the same
+filesystem hard-links the file (no copy); anything else is a streamed save
+through the Storage API.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import FileSystemStorage, Storage
+
+from ..conf import get_config
+from .base import StagedFile, StagingBackend, StagingError
+
+SUFFIX = ".part"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class LocalStagedFile(StagedFile):
+    """A staged file held open with an exclusive ``flock``."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    @property
+    def size(self) -> int:
+        return os.fstat(self._fd).st_size
+
+    def truncate(self, size: int) -> None:
+        try:
+            os.ftruncate(self._fd, size)
+            os.lseek(self._fd, size, os.SEEK_SET)
+        except OSError as exc:
+            raise StagingError(f"cannot truncate staged file: {exc.strerror}", exc.errno) from exc
+
+    def write(self, data: bytes | memoryview) -> None:
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self._fd, view):]
+        except OSError as exc:
+            raise StagingError(f"cannot write staged file: {exc.strerror}", exc.errno) from exc
+
+    def sync(self) -> None:
+        try:
+            os.fsync(self._fd)
+        except OSError as exc:
+            raise StagingError(f"cannot sync staged file: {exc.strerror}", exc.errno) from exc
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)  # closing releases the flock
+            self._fd = -1
+
+
+class LocalStaging(StagingBackend):
+    """Staged bytes as files under ``STAGING_DIR``."""
+
+    def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
+        directory = directory or get_config()["STAGING_DIR"]
+        if directory is None:
+            directory = Path(settings.MEDIA_ROOT or ".") / "chunked_upload_staging"
+        self.directory = Path(directory)
+
+    def path(self, key: str) -> Path:
+        return self.directory / key[:2] / f"{key}{SUFFIX}"
+
+    def open(self, key: str, *, create: bool) -> LocalStagedFile | None:
+        path = self.path(key)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        except FileNotFoundError:
+            if not create:
+                return None
+            fd = self._create(path)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        staged = LocalStagedFile(fd)
+        os.lseek(fd, 0, os.SEEK_END)
+        return staged
+
+    def _create(self, path: Path) -> int:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            # The new directory entry must survive a crash as well as the bytes.
+            _fsync_dir(path.parent)
+        except OSError as exc:
+            raise StagingError(f"cannot create staged file: {exc.strerror}", exc.errno) from exc
+        return fd
+
+    def open_read(self, key: str) -> BinaryIO:
+        try:
+            return open(self.path(key), "rb")  # the caller closes it
+        except FileNotFoundError as exc:
+            raise StagingError("staged bytes are missing") from exc
+
+    def delete(self, key: str) -> int:
+        path = self.path(key)
+        try:
+            size = path.stat().st_size
+            path.unlink()
+        except FileNotFoundError:
+            return 0
+        return size
+
+    def hand_over(self, key: str, storage: Storage, name: str) -> str:
+        source = self.path(key)
+        if not source.exists():
+            raise StagingError("staged bytes are missing")
+        if isinstance(storage, FileSystemStorage):
+            linked = self._link_into(source, storage, name)
+            if linked:
+                return name
+        if storage.exists(name):  # left by an interrupted earlier attempt
+            storage.delete(name)
+        with open(source, "rb") as content:
+            return storage.save(name, File(content, name=name))
+
+    def _link_into(self, source: Path, storage: FileSystemStorage, name: str) -> bool:
+        """Hard-link ``source`` to ``name`` in a local storage; False if impossible."""
+        target = Path(storage.path(name))
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.exists():
+                if target.samefile(source):
+                    return True
+                target.unlink()
+            os.link(source, target)
+        except OSError as exc:
+            if exc.errno in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
+                return False  # another filesystem, or no hard links: copy instead
+            raise StagingError(
+                f"cannot move staged file into storage: {exc.strerror}", exc.errno
+            ) from exc
+        _fsync_dir(target.parent)
+        return True
+
+    def keys(self) -> Iterator[tuple[str, int]]:
+        if not self.directory.is_dir():
+            return
+        for sub in self.directory.iterdir():
+            if not sub.is_dir():
+                continue
+            for entry in os.scandir(sub):
+                if entry.name.endswith(SUFFIX):
+                    yield entry.name[: -len(SUFFIX)], entry.stat().st_size

@@ -1,0 +1,42 @@
+"""Answers of the web service: a root element carrying the result as attributes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from ..exceptions import ProtocolError
+
+
+@dataclass
+class Answer:
+    """What one method call answers, in every binding.
+
+    ``attributes`` keep their order; values are strings, escaped later by the
+    XML serializer. ``text`` is the element's content (DownloadFileChunk).
+    """
+
+    root: str
+    attributes: dict[str, str]
+    text: str | None = None
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def success(cls, root: str, attributes: dict[str, str], text: str | None = None) -> Answer:
+        return cls(root, {"success": "true", **attributes}, text)
+
+    @classmethod
+    def failure(cls, root: str, error: ProtocolError, status: int = 200) -> Answer:
+        attributes = {"success": "false", "error": error.text, "errorCode": str(error.code)}
+        attributes.update((k, xml_value(v)) for k, v in error.attributes.items())
+        return cls(root, attributes, status=status)
+
+
+def xml_value(value: object) -> str:
+    """The contract's spelling of a value: booleans lower-case, times in UTC."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(value)

@@ -1,0 +1,401 @@
+"""Streaming parsers for upload request bodies (no Django dependency).
+
+A field's value is handed out in pieces while the body is read, so a large file can be
+written to disk without being held in memory. Pieces are ``bytes`` or ``memoryview``
+slices of what ``stream.read()`` returned: they stay valid, but each keeps its whole
+chunk alive, so copy with ``bytes()`` any piece kept for long.
+"""
+
+from __future__ import annotations
+
+import binascii
+import re
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import Protocol
+from urllib.parse import parse_qsl, unquote_to_bytes
+
+_MAX_HEADERS = 16 * 1024  # a multipart part's headers, with its boundary line's rest
+_MAX_NAME = 16 * 1024  # urlencoded field names are buffered whole
+# Printable ASCII, as Django accepts; having no CR keeps the delimiter scan simple.
+_BOUNDARY = re.compile(r"[ -~]{0,199}[!-~]")
+_PARAM = re.compile(r'\s*;\s*([^\s;=]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;"]*))')
+_QUOTED_PAIR = re.compile(r'\\([\\"])')
+_BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
+_NAME_END = re.compile(rb"[=&]")
+_WHITESPACE = b" \t\r\n"
+
+Piece = bytes | memoryview
+
+
+class BodyError(ValueError):
+    """Malformed body (bad multipart framing, bad percent-encoding, truncated body)."""
+
+
+class FieldTooLarge(BodyError):
+    """A text field exceeded the limit given to read_text()."""
+
+
+class Readable(Protocol):
+    """A binary stream; read() returns b"" at the end."""
+
+    def read(self, size: int, /) -> bytes: ...
+
+
+def _read(stream: Readable, size: int) -> bytes:
+    chunk = stream.read(size)
+    # Pieces are views of chunks, so a reused mutable buffer would change under them.
+    return chunk if type(chunk) is bytes else bytes(chunk)
+
+
+class Part:
+    """One form field; its value can be read once, before the part iterator moves on.
+
+    `name` is the field name as sent (percent-decoded in urlencoded bodies); `filename`
+    is the multipart filename (possibly empty), or None for plain fields.
+    """
+
+    __slots__ = ("_claimed", "_open", "_source", "filename", "name")
+
+    def __init__(
+        self, name: str, filename: str | None, source: Callable[[], Piece | None]
+    ) -> None:
+        self.name = name
+        self.filename = filename
+        self._source = source
+        self._claimed = False
+        self._open = True
+
+    @property
+    def is_file(self) -> bool:
+        """Whether the part came with a filename (possibly empty)."""
+        return self.filename is not None
+
+    def iter_bytes(self) -> Iterator[Piece]:
+        """Iterate over the value's bytes in pieces as they arrive; callable once."""
+        if self._claimed:
+            raise RuntimeError(f"the value of field {self.name!r} was already consumed")
+        self._claimed = True
+        return iter(self._next_piece, None)
+
+    def read_text(self, limit: int = 65536, encoding: str = "utf-8") -> str:
+        """Return the value decoded; FieldTooLarge past `limit` bytes, or BodyError."""
+        pieces: list[Piece] = []
+        size = 0
+        for piece in self.iter_bytes():
+            size += len(piece)
+            if size > limit:
+                raise FieldTooLarge(f"field {self.name!r} is larger than {limit} bytes")
+            pieces.append(piece)
+        try:
+            return b"".join(pieces).decode(encoding)
+        except UnicodeDecodeError as exc:
+            raise BodyError(f"field {self.name!r} is not valid {encoding}") from exc
+
+    def _next_piece(self) -> Piece | None:
+        # Once the iterator has moved on, the shared source belongs to the next part.
+        return self._source() if self._open else None
+
+    def _close(self) -> None:
+        self._claimed = True
+        self._open = False
+
+
+class _MultipartReader:
+    """Splits a multipart/form-data body into header blocks and content pieces."""
+
+    def __init__(self, stream: Readable, boundary: bytes, read_size: int) -> None:
+        self._stream = stream
+        self._read_size = read_size
+        self._delim = b"\r\n--" + boundary
+        # A leading CRLF lets a first boundary at offset 0 match like the others; what
+        # precedes it is the preamble, skipped like the content of a nameless part.
+        self._buf = b"\r\n"
+        self._pos = 0
+        self._in_content = True
+
+    def _read(self) -> bytes:
+        chunk = _read(self._stream, self._read_size)
+        if not chunk:
+            raise BodyError("body ends before the closing multipart boundary")
+        return chunk
+
+    def next_piece(self) -> Piece | None:
+        """Return the next piece of the current content, or None after its delimiter."""
+        delim = self._delim
+        while self._in_content:
+            buf, pos = self._buf, self._pos
+            end = buf.find(delim, pos)
+            if end >= 0:
+                self._pos, self._in_content = end + len(delim), False
+            else:
+                # Hold back a trailing start of the delimiter; as the boundary has
+                # no CR, that can only begin at the last CR.
+                end = len(buf)
+                cr = buf.rfind(b"\r", max(pos, end - len(delim) + 1))
+                if cr >= 0 and delim.startswith(buf[cr:]):
+                    end = cr
+                if end == pos:
+                    piece = self._refill()
+                    if piece is not None:
+                        return piece
+                    continue
+                self._pos = end
+            if end > pos:
+                return memoryview(buf)[pos:end]
+        return None
+
+    def _refill(self) -> Piece | None:
+        """Read after a held-back delimiter start; return it if it is content."""
+        tail = self._buf[self._pos :]
+        chunk = self._read()
+        rest = self._delim[len(tail) :]
+        if len(chunk) < len(rest):
+            # Too short to decide; both are shorter than the delimiter: join them.
+            self._buf, self._pos = tail + chunk, 0
+            return None
+        # Decide at the junction without joining, so the chunk is never copied.
+        self._buf = chunk
+        if chunk.startswith(rest):
+            self._pos, self._in_content = len(rest), False
+            return None
+        self._pos = 0
+        return memoryview(tail) if tail else None
+
+    def next_field(self) -> tuple[str, str | None] | None:
+        """Skip to the next named part and return (name, filename); None at the end."""
+        while True:
+            while self.next_piece() is not None:
+                pass  # whatever the consumer left unread
+            headers = self._next_headers()
+            if headers is None:
+                return None
+            name, filename = _content_disposition(headers)
+            if name is not None:
+                return name, filename
+
+    def _next_headers(self) -> bytes | None:
+        """Consume a boundary line's rest and a header block; None at the final one."""
+        while len(self._buf) - self._pos < 2:
+            self._fill()
+        if self._buf.startswith(b"--", self._pos):
+            return None  # the epilogue is not read
+        eol = self._find(b"\r\n")
+        # RFC 2046 allows whitespace ("transport padding") before the CRLF.
+        if self._buf[self._pos : self._pos + eol].strip(b" \t"):
+            raise BodyError("unexpected data after a multipart boundary")
+        # Searching from the boundary line's CRLF lets a part have no headers at all.
+        end = self._find(b"\r\n\r\n")
+        headers = self._buf[self._pos + eol + 2 : self._pos + end]
+        self._pos += end + 4
+        self._in_content = True
+        return headers
+
+    def _find(self, needle: bytes) -> int:
+        """Return the offset of needle from the current position, reading as needed."""
+        while (i := self._buf.find(needle, self._pos, self._pos + _MAX_HEADERS)) < 0:
+            if len(self._buf) - self._pos >= _MAX_HEADERS:
+                raise BodyError(f"multipart part headers exceed {_MAX_HEADERS} bytes")
+            self._fill()
+        return i - self._pos
+
+    def _fill(self) -> None:
+        # Only for boundary lines and headers, which rarely straddle two reads.
+        self._buf = self._buf[self._pos :] + self._read()
+        self._pos = 0
+
+
+class _UrlencodedReader:
+    """Splits an urlencoded body into field names and decoded value pieces."""
+
+    def __init__(self, stream: Readable, read_size: int) -> None:
+        self._stream = stream
+        self._read_size = read_size
+        self._buf = b""
+        self._pos = 0
+        self._eof = False
+        self._in_value = False
+
+    def _fill(self) -> None:
+        chunk = _read(self._stream, self._read_size)
+        if chunk:
+            self._buf, self._pos = self._buf[self._pos :] + chunk, 0
+        else:
+            self._eof = True
+
+    def next_piece(self) -> Piece | None:
+        """Return the next decoded piece of the current value, or None at its end."""
+        while self._in_value:
+            buf, pos = self._buf, self._pos
+            end = buf.find(b"&", pos)
+            last = end >= 0 or self._eof
+            if not last:
+                # An escape cut off by the end of the read is decoded with the next one.
+                cut = buf.find(b"%", max(pos, len(buf) - 2))
+                end = len(buf) if cut < 0 else cut
+                if end == pos:
+                    self._fill()
+                    continue
+            elif end < 0:
+                end = len(buf)
+            piece = _unquote_plus(buf, pos, end)
+            self._pos, self._in_value = end, not last
+            if piece:
+                return piece
+        return None
+
+    def next_field(self) -> tuple[str, None] | None:
+        """Skip to the next non-empty field and return (name, None); None at the end."""
+        while self.next_piece() is not None:
+            pass  # whatever the consumer left unread
+        while True:
+            buf, pos = self._buf, self._pos
+            match = _NAME_END.search(buf, pos, pos + _MAX_NAME)
+            if match:
+                end = match.start()
+            elif not self._eof:
+                if len(buf) - pos >= _MAX_NAME:
+                    raise BodyError(f"form field name exceeds {_MAX_NAME} bytes")
+                self._fill()
+                continue
+            elif pos == len(buf):
+                return None
+            else:
+                end = len(buf)
+            separator = buf[end : end + 1]
+            self._pos = end + len(separator)
+            if end > pos or separator == b"=":  # else an empty field, as in "a=1&&b=2"
+                self._in_value = separator == b"="
+                return _decode_utf8(_unquote_plus(buf, pos, end)), None
+
+
+def _unquote_plus(buf: bytes, start: int, end: int) -> Piece:
+    """Percent-decode buf[start:end] with '+' as space; strict about bad escapes."""
+    if buf.find(b"%", start, end) < 0 and buf.find(b"+", start, end) < 0:
+        return memoryview(buf)[start:end]
+    if _BAD_ESCAPE.search(buf, start, end):
+        raise BodyError("malformed percent-escape in form data")
+    return unquote_to_bytes(buf[start:end].replace(b"+", b" "))
+
+
+def _decode_utf8(data: Piece) -> str:
+    try:
+        return str(data, "utf-8")
+    except UnicodeDecodeError as exc:
+        raise BodyError("form field name is not valid utf-8") from exc
+
+
+def _split_header(value: str) -> tuple[str, dict[str, str]]:
+    """Split 'type; key=value; key="quoted"' into the lower-cased type and params."""
+    kind = value.partition(";")[0]
+    params: dict[str, str] = {}
+    pos = len(kind)
+    value = value.rstrip("; \t")
+    while pos < len(value):
+        match = _PARAM.match(value, pos)
+        if match is None:
+            raise BodyError(f"malformed header parameters in {value!r}")
+        key, quoted, token = match.groups()
+        if quoted is not None:
+            # Only \\ and \" are unescaped: browsers send other backslashes verbatim.
+            token = _QUOTED_PAIR.sub(r"\1", quoted)
+        params.setdefault(key.lower(), token.strip())
+        pos = match.end()
+    return kind.strip().lower(), params
+
+
+def _content_disposition(block: bytes) -> tuple[str | None, str | None]:
+    """Return name and filename from a part's header block (both None if absent)."""
+    try:
+        text = block.decode()
+    except UnicodeDecodeError:
+        text = block.decode("latin-1")
+    text = re.sub(r"\r\n[ \t]+", " ", text)  # unfold obsolete continuation lines
+    for line in text.split("\r\n") if text else ():
+        key, colon, value = line.partition(":")
+        if not colon:
+            raise BodyError(f"malformed multipart header line {line!r}")
+        if key.strip().lower() == "content-disposition":
+            params = _split_header(value)[1]
+            return params.get("name"), params.get("filename")
+    return None, None
+
+
+def _iter(reader: _MultipartReader | _UrlencodedReader) -> Iterator[Part]:
+    while (field := reader.next_field()) is not None:
+        part = Part(*field, reader.next_piece)
+        yield part
+        part._close()
+
+
+def iter_parts(
+    stream: Readable, content_type: str, *, read_size: int = 1 << 18
+) -> Iterator[Part]:
+    """Yield the fields of a form body in order, each streaming its value from `stream`.
+
+    Supports multipart/form-data (parts without a name are skipped) and
+    application/x-www-form-urlencoded (always UTF-8). The content type is checked right
+    away; framing errors raise BodyError from iteration or from reading a part's value.
+    A part left unread is drained when the iterator advances. At most about `read_size`
+    plus 16 KiB of the body is buffered.
+    """
+    if read_size < 1:
+        raise ValueError("read_size must be positive")
+    kind, params = _split_header(content_type)
+    reader: _MultipartReader | _UrlencodedReader
+    if kind == "multipart/form-data":
+        boundary = params.get("boundary", "")
+        if not _BOUNDARY.fullmatch(boundary):
+            raise BodyError(f"invalid multipart boundary {boundary!r}")
+        reader = _MultipartReader(stream, boundary.encode("ascii"), read_size)
+    elif kind == "application/x-www-form-urlencoded":
+        reader = _UrlencodedReader(stream, read_size)
+    else:
+        raise BodyError(f"unsupported request body type {kind!r}")
+    return _iter(reader)
+
+
+def parse_query_string(qs: str) -> list[tuple[str, str]]:
+    """Parse a query string leniently, as urllib.parse.parse_qsl with blank values."""
+    return parse_qsl(qs, keep_blank_values=True)
+
+
+_strict_a2b = partial(binascii.a2b_base64, strict_mode=True)
+try:
+    import pybase64
+except ImportError:  # pragma: no cover - pybase64 is an optional accelerator
+    _b64decode = _strict_a2b
+else:
+    _b64decode = partial(pybase64.b64decode, validate=True)
+
+
+class Base64Decoder:
+    """Incremental, strict standard-alphabet Base64 decoder.
+
+    feed() pieces split anywhere; space, tab, CR and LF are ignored anywhere. Invalid
+    input (bad characters or padding, data after padding, a length that is not a
+    multiple of 4) raises ValueError from feed() once detected, or from finish().
+    """
+
+    def __init__(self) -> None:
+        self._pending = b""  # an incomplete 4-character group
+        self._padded = False
+
+    def feed(self, data: bytes | memoryview) -> bytes:
+        """Return the bytes of all the complete 4-character groups so far."""
+        chunk = self._pending + bytes(data).translate(None, _WHITESPACE)
+        if chunk and self._padded:
+            raise ValueError("base64 data after padding")
+        usable = len(chunk) - len(chunk) % 4
+        self._pending = chunk[usable:]
+        if not usable:
+            return b""
+        # '=' can only end the final group, so nothing may follow a padded one.
+        self._padded = chunk[usable - 1] == ord("=")
+        return _b64decode(memoryview(chunk)[:usable])
+
+    def finish(self) -> bytes:
+        """Check that the input ended with a complete group; return what is left."""
+        if self._pending:
+            raise ValueError("base64 input length is not a multiple of 4")
+        return b""

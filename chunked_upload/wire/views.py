@@ -1,0 +1,110 @@
+"""The HTTP bindings: ``<mount>/srv.asmx/<Method>`` by GET, POST form or multipart.
+
+Views only turn requests into parameters and answers into XML; the work is
+in :mod:`.dispatch` and the engine. Tickets authenticate these endpoints, so
+there is no session authentication and therefore no CSRF check here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from django.db import transaction
+from django.utils.decorators import method_decorator
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ..conf import get_config
+from ..exceptions import HttpMethodNotAllowed, InvalidParameter, LimitExceeded, UnknownMethod
+from .answers import Answer
+from .bodies import BodyError, FieldTooLarge, iter_parts
+from .chunks import TEXT_LIMIT, upload_file_chunk
+from .dispatch import invoke
+from .methods import METHODS
+from .params import Raw
+from .renderers import AnswerXMLRenderer
+
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+class AlwaysXML(BaseContentNegotiation):
+    """Legacy clients send any Accept header; the answer is XML regardless."""
+
+    def select_parser(self, request, parsers):
+        return None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class _QueryPart:
+    """A query-string value, shaped like a body part."""
+
+    is_file = False
+
+    def __init__(self, name: str, value: str) -> None:
+        self.name, self.value = name, value
+
+    def read_text(self, limit: int = TEXT_LIMIT) -> str:
+        return self.value
+
+    def iter_bytes(self) -> Iterator[bytes]:
+        yield self.value.encode("utf-8")
+
+
+@method_decorator(transaction.non_atomic_requests, name="dispatch")
+class ServiceMethodView(APIView):
+    """One endpoint per method name; the method table says what it does."""
+
+    authentication_classes = ()
+    permission_classes = ()
+    parser_classes = ()  # bodies are streamed by .bodies, never buffered by DRF
+    renderer_classes = (AnswerXMLRenderer,)
+    content_negotiation_class = AlwaysXML
+    http_method_names = ["get", "post"]
+
+    def get(self, request: Request, method_name: str) -> Response:
+        parts = [_QueryPart(k, v) for k, values in request.query_params.lists() for v in values]
+        return self._call(request, method_name, parts)
+
+    def post(self, request: Request, method_name: str) -> Response:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        if declared > get_config()["MAX_REQUEST_SIZE"]:
+            # Refused from the headers alone: the body is never read.
+            answer = Answer.failure("root", LimitExceeded("request size"), status=413)
+            answer.headers["Connection"] = "close"
+            return self._respond(answer)
+        content_type = request.META.get("CONTENT_TYPE", "")
+        is_form = content_type.split(";")[0].strip().lower() in FORM_TYPES
+        parts = iter_parts(request._request, content_type) if is_form else ()
+        return self._call(request, method_name, parts)
+
+    def _call(self, request: Request, method_name: str, parts: Iterable) -> Response:
+        method = METHODS.get(method_name)
+        if method is None:
+            return self._respond(Answer.failure("root", UnknownMethod(), 404))
+        django_request = request._request
+        try:
+            if method.operation is None:
+                answer = upload_file_chunk(parts, django_request)
+            else:
+                answer = invoke(method, _read_all(parts), django_request)
+        except FieldTooLarge:
+            answer = Answer.failure(method.root, LimitExceeded("parameter size"))
+        except BodyError:
+            answer = Answer.failure(method.root, InvalidParameter("request body"))
+        return self._respond(answer)
+
+    def http_method_not_allowed(self, request: Request, *args, **kwargs) -> Response:
+        return self._respond(
+            Answer.failure("root", HttpMethodNotAllowed(), status=405)
+        )
+
+    def _respond(self, answer: Answer) -> Response:
+        return Response(answer, status=answer.status, headers=answer.headers)
+
+
+def _read_all(parts: Iterable) -> Raw:
+    return Raw((part.name, part.read_text(TEXT_LIMIT)) for part in parts)
