@@ -30,9 +30,7 @@ _SSL = checksums._OpenSSLSha256
 HAVE_OPENSSL = SHA256_BACKEND == "openssl"
 BACKENDS = [
     _PY,
-    pytest.param(
-        _SSL, marks=pytest.mark.skipif(not HAVE_OPENSSL, reason="no libcrypto")
-    ),
+    pytest.param(_SSL, marks=pytest.mark.skipif(not HAVE_OPENSSL, reason="no libcrypto")),
 ]
 AVAILABLE: list[type[Sha256State]] = [_PY, _SSL] if HAVE_OPENSSL else [_PY]
 crc_values = st.integers(0, 0xFFFFFFFF)
@@ -169,9 +167,7 @@ def test_buffer_types(cls: type[Sha256State]) -> None:
     st.lists(st.integers(0, 700), max_size=6),
     st.lists(st.booleans(), min_size=7, max_size=7),
 )
-def test_split_resume_interchangeable(
-    data: bytes, cuts: list[int], use_python: list[bool]
-) -> None:
+def test_split_resume_interchangeable(data: bytes, cuts: list[int], use_python: list[bool]) -> None:
     """Arbitrary splits, serialised after each piece, resumed by either backend."""
     classes = [_PY if flag or not HAVE_OPENSSL else _SSL for flag in use_python]
     saved = classes[0]().to_bytes()

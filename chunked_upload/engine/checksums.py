@@ -22,7 +22,6 @@ import re
 import struct
 import zlib
 from collections.abc import Callable
-from typing import Self
 
 try:
     from isal.isal_zlib import crc32 as _crc32_impl
@@ -141,7 +140,7 @@ class Sha256State:
 
     __slots__ = ()
 
-    def __new__(cls, state: BytesLike | None = None) -> Self:
+    def __new__(cls, state: BytesLike | None = None) -> Sha256State:
         """Pick the backend subclass when the base class is instantiated."""
         del state  # handled by __init__
         return object.__new__(_DEFAULT_BACKEND if cls is Sha256State else cls)
@@ -248,7 +247,7 @@ class _PySha256(Sha256State):
         return struct.pack(">8I", *h)
 
 
-class _SHA256_CTX(ctypes.Structure):  # OpenSSL's public SHA256_CTX
+class _Sha256Ctx(ctypes.Structure):  # OpenSSL's public SHA256_CTX
     # fmt: off
     _fields_ = [("h", ctypes.c_uint * 8), ("Nl", ctypes.c_uint), ("Nh", ctypes.c_uint),
                 ("data", ctypes.c_uint * 16), ("num", ctypes.c_uint),
@@ -275,14 +274,14 @@ _get_buffer.restype = ctypes.c_int
 _release_buffer = ctypes.pythonapi.PyBuffer_Release
 _release_buffer.argtypes = [ctypes.POINTER(_PyBuffer)]
 _release_buffer.restype = None
-_DATA_OFFSET = _SHA256_CTX.data.offset
+_DATA_OFFSET = _Sha256Ctx.data.offset
 _Fn = Callable[..., int]
 _SAMPLE_DIGEST = hashlib.sha256(bytes(range(100))).digest()
 
 
 def _check_libcrypto(init: _Fn, update: _Fn, final: _Fn) -> bool:
     """Check on a sample that the library's SHA256_CTX layout is the expected one."""
-    ctx, sample, out = _SHA256_CTX(), bytes(range(100)), ctypes.create_string_buffer(32)
+    ctx, sample, out = _Sha256Ctx(), bytes(range(100)), ctypes.create_string_buffer(32)
     ok = init(ctypes.byref(ctx)) == 1 and (tuple(ctx.h), ctx.md_len) == (_IV, 32)
     ok = ok and update(ctypes.byref(ctx), sample, len(sample)) == 1
     pending = ctypes.string_at(ctypes.addressof(ctx) + _DATA_OFFSET, min(ctx.num, 64))
@@ -317,7 +316,7 @@ class _OpenSSLSha256(Sha256State):
 
     def _load(self, words: tuple[int, ...], length: int, pending: bytes) -> None:
         # Exactly what SHA256_Init + SHA256_Update would have left in the context.
-        self._ctx = ctx = _SHA256_CTX()
+        self._ctx = ctx = _Sha256Ctx()
         self._addr = ctypes.addressof(ctx)
         ctx.h[:] = words
         ctx.Nl, ctx.Nh = length * 8 & _MASK, length * 8 >> 32
@@ -346,7 +345,7 @@ class _OpenSSLSha256(Sha256State):
             _release_buffer(view)
 
     def digest(self) -> bytes:
-        ctx = _SHA256_CTX.from_buffer_copy(self._ctx)
+        ctx = _Sha256Ctx.from_buffer_copy(self._ctx)
         out = ctypes.create_string_buffer(32)
         _sha256_final(out, ctypes.byref(ctx))
         return out.raw

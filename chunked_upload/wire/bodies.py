@@ -8,12 +8,22 @@ chunk alive, so copy with ``bytes()`` any piece kept for long.
 
 from __future__ import annotations
 
-import binascii
+import base64
 import re
 from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Protocol
 from urllib.parse import parse_qsl, unquote_to_bytes
+
+# Strict decoders of whole 4-character groups: both reject characters outside the
+# alphabet and misplaced padding. (binascii's own strict_mode needs Python 3.11.)
+_stdlib_b64decode = partial(base64.b64decode, validate=True)
+try:
+    import pybase64
+except ImportError:  # pragma: no cover - pybase64 is an optional accelerator
+    _b64decode = _stdlib_b64decode
+else:
+    _b64decode = partial(pybase64.b64decode, validate=True)
 
 _MAX_HEADERS = 16 * 1024  # a multipart part's headers, with its boundary line's rest
 _MAX_NAME = 16 * 1024  # urlencoded field names are buffered whole
@@ -57,9 +67,7 @@ class Part:
 
     __slots__ = ("_claimed", "_open", "_source", "filename", "name")
 
-    def __init__(
-        self, name: str, filename: str | None, source: Callable[[], Piece | None]
-    ) -> None:
+    def __init__(self, name: str, filename: str | None, source: Callable[[], Piece | None]) -> None:
         self.name = name
         self.filename = filename
         self._source = source
@@ -266,7 +274,10 @@ class _UrlencodedReader:
             self._pos = end + len(separator)
             if end > pos or separator == b"=":  # else an empty field, as in "a=1&&b=2"
                 self._in_value = separator == b"="
-                return _decode_utf8(_unquote_plus(buf, pos, end)), None
+                try:
+                    return str(_unquote_plus(buf, pos, end), "utf-8"), None
+                except UnicodeDecodeError as exc:
+                    raise BodyError("form field name is not valid utf-8") from exc
 
 
 def _unquote_plus(buf: bytes, start: int, end: int) -> Piece:
@@ -278,28 +289,20 @@ def _unquote_plus(buf: bytes, start: int, end: int) -> Piece:
     return unquote_to_bytes(buf[start:end].replace(b"+", b" "))
 
 
-def _decode_utf8(data: Piece) -> str:
-    try:
-        return str(data, "utf-8")
-    except UnicodeDecodeError as exc:
-        raise BodyError("form field name is not valid utf-8") from exc
-
-
-def _split_header(value: str) -> tuple[str, dict[str, str]]:
+def _split_header(header: str) -> tuple[str, dict[str, str]]:
     """Split 'type; key=value; key="quoted"' into the lower-cased type and params."""
-    kind = value.partition(";")[0]
+    kind = header.partition(";")[0]
     params: dict[str, str] = {}
     pos = len(kind)
-    value = value.rstrip("; \t")
-    while pos < len(value):
-        match = _PARAM.match(value, pos)
+    header = header.rstrip("; \t")
+    while pos < len(header):
+        match = _PARAM.match(header, pos)
         if match is None:
-            raise BodyError(f"malformed header parameters in {value!r}")
+            raise BodyError(f"malformed header parameters in {header!r}")
         key, quoted, token = match.groups()
-        if quoted is not None:
-            # Only \\ and \" are unescaped: browsers send other backslashes verbatim.
-            token = _QUOTED_PAIR.sub(r"\1", quoted)
-        params.setdefault(key.lower(), token.strip())
+        # Only \\ and \" are unescaped: browsers send other backslashes verbatim.
+        value = token.strip() if quoted is None else _QUOTED_PAIR.sub(r"\1", quoted)
+        params.setdefault(key.lower(), value)
         pos = match.end()
     return kind.strip().lower(), params
 
@@ -328,9 +331,7 @@ def _iter(reader: _MultipartReader | _UrlencodedReader) -> Iterator[Part]:
         part._close()
 
 
-def iter_parts(
-    stream: Readable, content_type: str, *, read_size: int = 1 << 18
-) -> Iterator[Part]:
+def iter_parts(stream: Readable, content_type: str, *, read_size: int = 1 << 18) -> Iterator[Part]:
     """Yield the fields of a form body in order, each streaming its value from `stream`.
 
     Supports multipart/form-data (parts without a name are skipped) and
@@ -358,15 +359,6 @@ def iter_parts(
 def parse_query_string(qs: str) -> list[tuple[str, str]]:
     """Parse a query string leniently, as urllib.parse.parse_qsl with blank values."""
     return parse_qsl(qs, keep_blank_values=True)
-
-
-_strict_a2b = partial(binascii.a2b_base64, strict_mode=True)
-try:
-    import pybase64
-except ImportError:  # pragma: no cover - pybase64 is an optional accelerator
-    _b64decode = _strict_a2b
-else:
-    _b64decode = partial(pybase64.b64decode, validate=True)
 
 
 class Base64Decoder:

@@ -1,0 +1,40 @@
+import pytest
+from django.test import override_settings
+
+from tests.factories import PASSWORD, UserFactory
+from tests.srv import Srv
+
+pytest_plugins = []
+
+
+@pytest.fixture(autouse=True)
+def _isolated_files(tmp_path, settings):
+    """Every test gets its own staging directory and document storage."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    with override_settings(CHUNKED_UPLOAD={"STAGING_DIR": tmp_path / "staging"}):
+        yield
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def srv(db):
+    return Srv()
+
+
+@pytest.fixture
+def ticket(srv, user):
+    return srv.login(user.username, PASSWORD)
+
+
+@pytest.fixture
+def config(settings):
+    """Change CHUNKED_UPLOAD keys for one test: ``config(MAX_CHUNK_SIZE=...)``."""
+
+    def change(**values):
+        settings.CHUNKED_UPLOAD = {**settings.CHUNKED_UPLOAD, **values}
+
+    return change
