@@ -10,7 +10,7 @@ from chunked_upload.models import Ticket
 from chunked_upload.models.tickets import hash_ticket
 from tests.factories import PASSWORD, TicketFactory, UserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 AUTH_FAILED = "[900] Authentication failed"
 EXPIRED = "[901] Session expired or Invalid ticket"
@@ -88,7 +88,7 @@ def test_ticket_of_deactivated_user_is_901(srv):
 
 def test_ticket_guid_accepts_braces_and_any_case(srv):
     ticket = TicketFactory()
-    answer = srv.call("isValidTicket", AuthenticationTicket="{%s}" % str(ticket.key).upper())
+    answer = srv.call("isValidTicket", AuthenticationTicket=f"{{{str(ticket.key).upper()}}}")
     assert answer.ok
 
 

@@ -135,7 +135,8 @@ class ChunkAppend:
 
     def __enter__(self) -> ChunkAppend:
         with ExitStack() as stack:
-            self.handler = stack.enter_context(handlers.locked_handler(self.handler_id, self.ticket))
+            locked = handlers.locked_handler(self.handler_id, self.ticket)
+            self.handler = stack.enter_context(locked)
             state = self.handler.state
             if state == State.FINALIZED:
                 raise UploadHandlerNotFound
@@ -153,7 +154,7 @@ class ChunkAppend:
         stack.callback(staged.close)
         if staged.size > self.handler.committed_size:
             logger.warning(
-                "upload handler %s: cutting %d uncommitted staged bytes left by an interrupted append",
+                "upload handler %s: cutting %d uncommitted bytes left by an interrupted append",
                 self.handler.id, staged.size - self.handler.committed_size,
             )
         staged.truncate(self.handler.committed_size)
@@ -210,7 +211,7 @@ class ChunkAppend:
     def _refuse_mismatch(self, expected_crc: int) -> ChunkResult:
         self._cut_back()
         handler, received, length = self.handler, self._crc, self.length
-        logger.info("upload handler %s: CRC mismatch, chunk of %d bytes refused", handler.id, length)
+        logger.info("upload handler %s: CRC mismatch, %d bytes refused", handler.id, length)
         transaction.on_commit(
             lambda: signals.crc_mismatch.send(
                 UploadHandler, handler=handler, expected=expected_crc, received=received,

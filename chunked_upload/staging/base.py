@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterator
+from datetime import datetime
 from typing import BinaryIO
 
 from django.core.files.storage import Storage
@@ -83,3 +84,12 @@ class StagingBackend(abc.ABC):
     @abc.abstractmethod
     def keys(self) -> Iterator[tuple[str, int]]:
         """Every staged key with its size, for sweeping leftovers."""
+
+    def modified_at(self, key: str) -> datetime | None:
+        """When the staged bytes of ``key`` last changed; None if unknown or absent.
+
+        The expiry sweep leaves recently changed files alone: a handler being
+        created has its staged file before its row is committed. A backend
+        that cannot tell (None) has its unowned files swept at once.
+        """
+        return None

@@ -12,6 +12,7 @@ import errno
 import fcntl
 import os
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO
 
@@ -151,6 +152,13 @@ class LocalStaging(StagingBackend):
             ) from exc
         _fsync_dir(target.parent)
         return True
+
+    def modified_at(self, key: str) -> datetime | None:
+        try:
+            mtime = self.path(key).stat().st_mtime
+        except FileNotFoundError:
+            return None
+        return datetime.fromtimestamp(mtime, tz=timezone.utc)
 
     def keys(self) -> Iterator[tuple[str, int]]:
         if not self.directory.is_dir():

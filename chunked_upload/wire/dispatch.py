@@ -14,9 +14,16 @@ import secrets
 from django.http import HttpRequest
 
 from ..engine import tickets
-from ..exceptions import AuthenticationFailed, InternalError, ProtocolError
+from ..exceptions import (
+    AuthenticationFailed,
+    InternalError,
+    InvalidParameter,
+    LimitExceeded,
+    ProtocolError,
+)
 from ..models import Ticket
 from .answers import Answer
+from .bodies import BodyError, FieldTooLarge
 from .methods import Method
 from .operations import Call
 from .params import Raw, parse_all, parse_guid
@@ -40,6 +47,10 @@ def failure(root: str, exc: Exception) -> Answer:
     """The answer for an exception: its own text if it is a protocol error."""
     if isinstance(exc, ProtocolError):
         return Answer.failure(root, exc)
+    if isinstance(exc, FieldTooLarge):
+        return Answer.failure(root, LimitExceeded("parameter size"))
+    if isinstance(exc, BodyError):  # the body itself is malformed or cut short
+        return Answer.failure(root, InvalidParameter("request body"))
     ref = secrets.token_hex(4).upper()
     logger.error("internal error, ref %s", ref, exc_info=exc)
     return Answer.failure(root, InternalError(ref))

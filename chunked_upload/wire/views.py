@@ -7,7 +7,7 @@ there is no session authentication and therefore no CSRF check here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from django.db import transaction
 from django.utils.decorators import method_decorator
@@ -17,11 +17,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ..conf import get_config
-from ..exceptions import HttpMethodNotAllowed, InvalidParameter, LimitExceeded, UnknownMethod
+from ..exceptions import HttpMethodNotAllowed, LimitExceeded, UnknownMethod
 from .answers import Answer
-from .bodies import BodyError, FieldTooLarge, iter_parts
-from .chunks import TEXT_LIMIT, upload_file_chunk
-from .dispatch import invoke
+from .bodies import iter_parts
+from .chunks import TEXT_LIMIT, PartLike, upload_file_chunk
+from .dispatch import failure, invoke
 from .methods import METHODS
 from .params import Raw
 from .renderers import AnswerXMLRenderer
@@ -66,8 +66,9 @@ class ServiceMethodView(APIView):
     http_method_names = ["get", "post"]
 
     def get(self, request: Request, method_name: str) -> Response:
-        parts = [_QueryPart(k, v) for k, values in request.query_params.lists() for v in values]
-        return self._call(request, method_name, parts)
+        query = request.query_params
+        return self._call(request, method_name,
+                          lambda: [_QueryPart(k, v) for k, vs in query.lists() for v in vs])
 
     def post(self, request: Request, method_name: str) -> Response:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -78,23 +79,25 @@ class ServiceMethodView(APIView):
             return self._respond(answer)
         content_type = request.META.get("CONTENT_TYPE", "")
         is_form = content_type.split(";")[0].strip().lower() in FORM_TYPES
-        parts = iter_parts(request._request, content_type) if is_form else ()
-        return self._call(request, method_name, parts)
+        return self._call(
+            request, method_name,
+            lambda: iter_parts(request._request, content_type) if is_form else (),
+        )
 
-    def _call(self, request: Request, method_name: str, parts: Iterable) -> Response:
+    def _call(self, request: Request, method_name: str,
+              read_parts: Callable[[], Iterable[PartLike]]) -> Response:
         method = METHODS.get(method_name)
         if method is None:
             return self._respond(Answer.failure("root", UnknownMethod(), 404))
         django_request = request._request
         try:
+            parts = read_parts()
             if method.operation is None:
                 answer = upload_file_chunk(parts, django_request)
             else:
                 answer = invoke(method, _read_all(parts), django_request)
-        except FieldTooLarge:
-            answer = Answer.failure(method.root, LimitExceeded("parameter size"))
-        except BodyError:
-            answer = Answer.failure(method.root, InvalidParameter("request body"))
+        except Exception as exc:  # a body that cannot be read still gets an answer
+            answer = failure(method.root, exc)
         return self._respond(answer)
 
     def http_method_not_allowed(self, request: Request, *args, **kwargs) -> Response:
@@ -106,5 +109,5 @@ class ServiceMethodView(APIView):
         return Response(answer, status=answer.status, headers=answer.headers)
 
 
-def _read_all(parts: Iterable) -> Raw:
+def _read_all(parts: Iterable[PartLike]) -> Raw:
     return Raw((part.name, part.read_text(TEXT_LIMIT)) for part in parts)
