@@ -7,7 +7,14 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from chunked_upload.models import Document, DocumentVersion, Folder, Ticket, UploadHandler
+from chunked_upload.models import (
+    Document,
+    DocumentVersion,
+    DownloadHandler,
+    Folder,
+    Ticket,
+    UploadHandler,
+)
 from chunked_upload.models.tickets import hash_ticket
 
 PASSWORD = "s3cret-pass"
@@ -87,3 +94,14 @@ class DocumentVersionFactory(factory.django.DjangoModelFactory):
     sha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
     created_by = factory.LazyAttribute(lambda v: v.document.owner)
     modified_at = factory.LazyFunction(timezone.now)
+
+
+class DownloadHandlerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DownloadHandler
+
+    ticket = factory.SubFactory(TicketFactory)
+    owner = factory.LazyAttribute(lambda h: h.ticket.user)
+    version = factory.SubFactory(DocumentVersionFactory)
+    chunk_size = 1 << 20
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=1))

@@ -68,7 +68,9 @@ def _path(name: str, *, allow_id: bool = False) -> Param:
 
 
 def _xml_parameters(required: bool = False) -> Param:
-    return Param("xmlParameters", required=required, parse=parse_xml_parameters)
+    # The legacy WSDL spells this element in camelCase, unlike its others.
+    return Param("xmlParameters", required=required, parse=parse_xml_parameters,
+                 wsdl_name="xmlParameters")
 
 
 def _short(name: str, low: int, high: int, wsdl_name: str) -> Param:

@@ -73,10 +73,10 @@ class ServiceMethodView(APIView):
     def post(self, request: Request, method_name: str) -> Response:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
         if declared > get_config()["MAX_REQUEST_SIZE"]:
-            # Refused from the headers alone: the body is never read.
-            answer = Answer.failure("root", LimitExceeded("request size"), status=413)
-            answer.headers["Connection"] = "close"
-            return self._respond(answer)
+            # Refused from the headers alone: the body is never read. (No
+            # "Connection: close" here: WSGI forbids hop-by-hop headers; the
+            # server closes or drains the connection itself.)
+            return self._respond(Answer.failure("root", LimitExceeded("request size"), 413))
         content_type = request.META.get("CONTENT_TYPE", "")
         is_form = content_type.split(";")[0].strip().lower() in FORM_TYPES
         return self._call(

@@ -1,0 +1,1 @@
+"""Benchmarks of the chunk path; run ``python -m benchmarks.ingest --help``."""

@@ -1,0 +1,52 @@
+"""The floor: a framework-free WSGI app that appends each request body to a file.
+
+What HTTP plus disk cost on this machine, with the same durability promise as
+UploadFileChunk (the bytes are fsynced before the answer), and nothing else:
+no parsing, no checksum, no database. ``benchmarks/ingest.py`` serves it
+under the same gunicorn settings as the demo site and divides every figure of
+ours by it.
+
+``POST /<name>`` appends the body to ``$FLOOR_DIR/<name>`` and answers the new
+size. ``FLOOR_FSYNC=0`` skips the fsync (page cache only: an upper bound for
+HTTP alone, reported for information).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+READ_SIZE = 1 << 20  # gunicorn's largest recv(); bigger reads only add copies
+_NAME = re.compile(r"/([A-Za-z0-9_.-]{1,100})")
+
+
+def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """Append the request body to the file named by the path; answer its size."""
+    match = _NAME.fullmatch(environ.get("PATH_INFO", ""))
+    if environ["REQUEST_METHOD"] != "POST" or match is None:
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"not found\n"]
+    path = os.path.join(os.environ["FLOOR_DIR"], match.group(1))
+    remaining = int(environ.get("CONTENT_LENGTH") or 0)
+    stream = environ["wsgi.input"]
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        while remaining > 0:
+            data = stream.read(min(READ_SIZE, remaining))
+            if not data:
+                raise OSError("request body cut short")
+            remaining -= len(data)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        if os.environ.get("FLOOR_FSYNC", "1") == "1":
+            os.fsync(fd)
+        size = os.fstat(fd).st_size
+    finally:
+        os.close(fd)
+    body = b"%d\n" % size
+    start_response("200 OK", [("Content-Type", "text/plain"),
+                              ("Content-Length", str(len(body)))])
+    return [body]

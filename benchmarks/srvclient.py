@@ -1,0 +1,175 @@
+"""A lean srv.asmx client for the benchmark: keep-alive, no copies of the chunk.
+
+Each request is written as headers plus a small head in one ``send``, then
+the chunk itself straight from the source buffer, so the client spends its
+core on the kernel's socket copy and little else. gunicorn's sync workers
+close the connection after every answer; ``http.client`` then reconnects on
+the next request, for the floor and for ours alike.
+"""
+
+from __future__ import annotations
+
+import http.client
+import time
+import uuid
+from dataclasses import dataclass
+from urllib.parse import urlencode
+from xml.etree import ElementTree as ET
+
+import pybase64
+from isal.isal_zlib import crc32
+
+MULTIPART = "multipart"
+BASE64 = "base64"
+
+
+class BenchmarkError(RuntimeError):
+    """The server answered something the benchmark did not expect."""
+
+
+class Connection:
+    """One HTTP/1.1 connection to a server on loopback."""
+
+    def __init__(self, port: int) -> None:
+        self.http = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+
+    def post(self, path: str, content_type: str, head: bytes,
+             body: bytes | memoryview = b"", tail: bytes = b"") -> bytes:
+        """POST head + body + tail; return the answer's body (HTTP 200 only)."""
+        conn = self.http
+        conn.putrequest("POST", path, skip_accept_encoding=True)
+        conn.putheader("Content-Type", content_type)
+        conn.putheader("Content-Length", str(len(head) + len(body) + len(tail)))
+        conn.endheaders(head)
+        if body:
+            conn.send(body)
+        if tail:
+            conn.send(tail)
+        response = conn.getresponse()
+        answer = response.read()
+        if response.status != 200:
+            raise BenchmarkError(f"POST {path}: HTTP {response.status}: {answer[:300]!r}")
+        return answer
+
+    def close(self) -> None:
+        self.http.close()
+
+
+@dataclass
+class Upload:
+    """What one timed upload did."""
+
+    handler: uuid.UUID
+    seconds: float  # CreateUploadHandler through the finalize answer
+    finalize_seconds: float
+    file_crc: int  # filehexcrc of the last chunk's answer
+    document_id: int
+
+
+class Srv:
+    """The protocol calls the benchmark makes."""
+
+    def __init__(self, port: int, prefix: str = "/srv.asmx") -> None:
+        self.conn = Connection(port)
+        self.prefix = prefix
+
+    def call(self, method: str, **params: object) -> ET.Element:
+        """Call ``method`` (urlencoded POST); the answer's root, which must be a success."""
+        head = urlencode(params).encode()
+        root = self._post(method, "application/x-www-form-urlencoded", head)
+        return _ok(method, root)
+
+    def _post(self, method: str, content_type: str, head: bytes,
+              body: bytes | memoryview = b"", tail: bytes = b"") -> ET.Element:
+        path = f"{self.prefix}/{method}"
+        return ET.fromstring(self.conn.post(path, content_type, head, body, tail))
+
+    def log_in(self, uid: str, pwd: str) -> str:
+        return self.call("AuthenticateUser", UID=uid, PWD=pwd).attrib["ticket"]
+
+    def upload(self, ticket: str, data: memoryview, chunk_size: int, encoding: str,
+               path: str) -> Upload:
+        """The whole workflow for one file: handler, chunks, finalize."""
+        started = time.perf_counter()
+        answer = self.call("CreateUploadHandler", authenticationTicket=ticket,
+                           PreferedChunkSize=chunk_size).attrib
+        handler = answer["UploadHandler"]
+        if int(answer["ChunkSize"]) != chunk_size:
+            raise BenchmarkError(f"asked for {chunk_size}-byte chunks, got {answer['ChunkSize']}")
+        send = self._multipart_chunk if encoding == MULTIPART else self._base64_chunk
+        size, file_crc = len(data), None
+        for offset in range(0, size, chunk_size):
+            chunk = data[offset:offset + chunk_size]
+            last = offset + len(chunk) >= size
+            fields = {"authenticationTicket": ticket, "uploadHandler": handler,
+                      "chunkHEXCRC": f"{crc32(chunk):X}", "lastChunk": "true" if last else "false"}
+            attrib = _ok("UploadFileChunk", send(fields, chunk)).attrib
+            if attrib.get("tryagain") != "false" or int(attrib["offset"]) != offset + len(chunk):
+                raise BenchmarkError(f"chunk at {offset} not accepted: {attrib}")
+            file_crc = int(attrib["filehexcrc"], 16) if last else None
+        finalizing = time.perf_counter()
+        answer = self.call("UploadDocumentWithHandler", authenticationTicket=ticket,
+                           path=path, uploadHandler=handler).attrib
+        done = time.perf_counter()
+        return Upload(uuid.UUID(handler), done - started, done - finalizing, file_crc,
+                      int(answer["DocumentId"]))
+
+    def _multipart_chunk(self, fields: dict[str, str], chunk: memoryview) -> ET.Element:
+        # The chunk is a file part sent after the other fields, as vendor clients do.
+        boundary = uuid.uuid4().hex
+        head = b"".join(
+            b'--%s\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n'
+            % (boundary.encode(), name.encode(), value.encode())
+            for name, value in fields.items()
+        ) + (b'--%s\r\nContent-Disposition: form-data; name="fileChunk"; filename="blob"\r\n'
+             b"Content-Type: application/octet-stream\r\n\r\n" % boundary.encode())
+        tail = b"\r\n--%s--\r\n" % boundary.encode()
+        return self._post("UploadFileChunk", f"multipart/form-data; boundary={boundary}",
+                          head, chunk, tail)
+
+    def _base64_chunk(self, fields: dict[str, str], chunk: memoryview) -> ET.Element:
+        head = (urlencode(fields) + "&fileChunk=").encode()
+        # What urlencode would make of it, without going through str.
+        value = (pybase64.b64encode(chunk).replace(b"+", b"%2B").replace(b"/", b"%2F")
+                 .replace(b"=", b"%3D"))
+        return self._post("UploadFileChunk", "application/x-www-form-urlencoded", head, value)
+
+    def download(self, ticket: str, path: str, chunk_size: int) -> tuple[bytes, float]:
+        """Read a document back through DownloadFileChunk; (content, seconds)."""
+        started = time.perf_counter()
+        answer = self.call("GetDownloadHandler", AuthenticationTicket=ticket, Path=path,
+                           PreferedChunkSize=chunk_size).attrib
+        size, handler = int(answer["Size"]), answer["downloadhandler"]
+        content, offset = bytearray(), 0
+        while offset < size:
+            root = self.call("DownloadFileChunk", authenticationTicket=ticket,
+                             DownloadHandler=handler, StartOffset=offset, ChunkSize=chunk_size)
+            piece = pybase64.b64decode(root.text or "", validate=True)
+            if f"{crc32(piece):X}" != root.attrib["chunkCRC32"]:
+                raise BenchmarkError(f"downloaded chunk at {offset} does not match its CRC")
+            content += piece
+            offset += len(piece)
+            if not piece:
+                raise BenchmarkError(f"empty chunk at {offset} of {size}")
+        self.call("DeleteDownloadHandler", authenticationTicket=ticket, DownloadHandler=handler)
+        return bytes(content), time.perf_counter() - started
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _ok(method: str, root: ET.Element) -> ET.Element:
+    if root.attrib.get("success") != "true":
+        raise BenchmarkError(f"{method} failed: {root.attrib}")
+    return root
+
+
+def floor_upload(conn: Connection, name: str, data: memoryview, chunk_size: int) -> float:
+    """Send ``data`` to the floor app in chunks; seconds taken."""
+    started = time.perf_counter()
+    for offset in range(0, len(data), chunk_size):
+        chunk = data[offset:offset + chunk_size]
+        answer = conn.post(f"/{name}", "application/octet-stream", b"", chunk)
+        if int(answer) != offset + len(chunk):
+            raise BenchmarkError(f"floor: {name} is {int(answer)} bytes, expected more")
+    return time.perf_counter() - started
