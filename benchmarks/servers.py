@@ -42,7 +42,7 @@ class Gunicorn:
             "--worker-class", "sync", "--bind", f"127.0.0.1:{self.port}",
             "--timeout", "300", "--error-logfile", str(log), "--log-level", "warning",
         ]
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env)  # noqa: S603
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env)
         self._wait_ready()
         self.pids = self.worker_pids()
 
@@ -128,10 +128,10 @@ def _cpu_seconds(pids: list[int]) -> float:
 def prepare_site(env: dict[str, str], username: str, password: str) -> None:
     """Migrate a fresh demo site and create the benchmark's user."""
     manage = [sys.executable, str(ROOT / "manage.py")]
-    subprocess.run([*manage, "migrate", "--verbosity", "0"], cwd=ROOT, env=env, check=True)  # noqa: S603
+    subprocess.run([*manage, "migrate", "--verbosity", "0"], cwd=ROOT, env=env, check=True)
     code = (
         "from django.contrib.auth import get_user_model\n"
         f"user, _ = get_user_model().objects.get_or_create(username={username!r})\n"
         f"user.set_password({password!r}); user.save()\n"
     )
-    subprocess.run([*manage, "shell", "--command", code], cwd=ROOT, env=env, check=True)  # noqa: S603
+    subprocess.run([*manage, "shell", "--command", code], cwd=ROOT, env=env, check=True)

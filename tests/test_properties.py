@@ -1,8 +1,8 @@
 """Property tests: arbitrary bytes in arbitrary chunkings come back exactly."""
 
 import base64
-import itertools
 import hashlib
+import itertools
 import zlib
 
 import pytest

@@ -1,0 +1,315 @@
+"""Ingest benchmark: the demo site against the floor, under gunicorn, on loopback.
+
+    .venv/bin/python -m benchmarks.ingest [--size 1GiB] [--workers 2] [--repeat 3] [--json]
+
+Both servers run at once on a fresh DATA_DIR: the demo site (``project.wsgi``)
+and the floor (``benchmarks/floor.py``: the request body appended to a file
+and fsynced, nothing else). One generated file is uploaded through the whole
+workflow (CreateUploadHandler, chunks, UploadDocumentWithHandler; the ticket
+is taken once, outside the timing) for each case. Repetition 0 is an untimed
+warm-up of every target (these VMs hand idle memory back to the host, so a
+cold run is 2-3x slower); then, case by case, floor and ours alternate, and
+each run of ours is divided by the floor run just before it, at the same
+chunk size. The median of those ratios is the figure: the floor itself
+drifts between invocations, paired ratios cancel that.
+
+Every stored document is checked byte for byte (CRC-32 and SHA-256 of the
+stored file against the source, and the last chunk's ``filehexcrc``); the
+first case's document is also read back through DownloadFileChunk and
+checked. Any difference stops the benchmark with exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from isal.isal_zlib import crc32
+
+from .servers import Gunicorn, WorkerCost, prepare_site
+from .srvclient import BASE64, MULTIPART, BenchmarkError, Connection, Srv, floor_upload
+
+KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
+USER, PASSWORD = "bench", "bench-password"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One way of uploading: binding and chunk size, with the target ratio."""
+
+    name: str
+    encoding: str
+    chunk_size: int
+    target: float | None  # None: measured for memory, no ratio target
+
+
+CASES = {
+    case.name: case
+    for case in (
+        Case("multipart-8MiB", MULTIPART, 8 * MiB, 0.90),
+        Case("multipart-1MiB", MULTIPART, 1 * MiB, 0.80),
+        Case("multipart-256KiB", MULTIPART, 256 * KiB, 0.60),
+        Case("base64-1MiB", BASE64, 1 * MiB, 0.50),
+        Case("multipart-32MiB", MULTIPART, 32 * MiB, None),  # the largest chunk: memory
+    )
+}
+
+
+@dataclass
+class Run:
+    """One measured repetition of a case: ours and its paired floor run."""
+
+    ours_mbps: float
+    floor_mbps: float
+    ratio: float
+    finalize_ms: float
+    cpu_s_per_gib: float
+    floor_cpu_s_per_gib: float
+    idle_rss_mib: float
+    peak_rss_mib: float
+
+
+@dataclass
+class Source:
+    """The generated file and its checksums."""
+
+    data: bytes
+    crc: int = field(init=False)
+    sha256: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.crc = crc32(self.data)
+        self.sha256 = hashlib.sha256(self.data).hexdigest()
+
+
+def parse_size(text: str) -> int:
+    """``1GiB``, ``256MiB``, ``64KiB`` (or G, M, K) or a number of bytes."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([GMK]?)(?:i?B)?\s*", text, re.IGNORECASE)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r}")
+    unit = {"g": GiB, "m": MiB, "k": KiB, "": 1}[match.group(2).lower()]
+    return int(float(match.group(1)) * unit)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    cases = [CASES[name] for name in args.cases.split(",")]
+    print(f"generating {args.size / MiB:.0f} MiB of random data ...", file=sys.stderr)
+    source = Source(os.urandom(args.size))
+    data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="ingest-bench-")).resolve()
+    env = _site_env(data_dir, args.database_url)
+    servers: list[Gunicorn] = []
+    try:
+        prepare_site(env, USER, PASSWORD)
+        (data_dir / "floor").mkdir(exist_ok=True)
+        ours = Gunicorn("project.wsgi:application", args.workers, env, data_dir / "ours.log")
+        servers.append(ours)
+        floor_env = {**env, "FLOOR_DIR": str(data_dir / "floor")}
+        floor = Gunicorn("benchmarks.floor:application", args.workers, floor_env,
+                         data_dir / "floor.log")
+        servers.append(floor)
+        runs, downloads = _measure(args, cases, source, ours, floor, data_dir)
+    except BenchmarkError as exc:
+        print(f"FAILED: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        for server in servers:
+            server.stop()
+        if not args.keep and not args.data_dir:
+            shutil.rmtree(data_dir, ignore_errors=True)
+    report = _report(args, cases, runs, downloads)
+    print(json.dumps(report, indent=2) if args.json else _table(report))
+    return 0
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.ingest", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=parse_size, default=GiB,
+                        help="bytes per upload, e.g. 1GiB, 256MiB (default 1GiB)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (2)")
+    parser.add_argument("--repeat", type=int, default=3, help="measured repetitions (3)")
+    parser.add_argument("--cases", default=",".join(CASES), help="comma-separated, of: "
+                        + ", ".join(CASES))
+    parser.add_argument("--download-chunk", type=parse_size, default=8 * MiB,
+                        help="DownloadFileChunk size (8MiB)")
+    parser.add_argument("--database-url", help="PostgreSQL instead of SQLite in DATA_DIR")
+    parser.add_argument("--data-dir", help="use this DATA_DIR (kept) instead of a fresh one")
+    parser.add_argument("--keep", action="store_true", help="keep the fresh DATA_DIR")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args(argv)
+    unknown = set(args.cases.split(",")) - set(CASES)
+    if unknown or args.size < 1 or args.repeat < 1 or args.workers < 1:
+        parser.error(f"bad arguments (unknown cases: {sorted(unknown)})")
+    return args
+
+
+def _site_env(data_dir: Path, database_url: str | None) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items()
+           if key != "DATABASE_URL" and not key.startswith("DOCUMENTS_S3_")}
+    env.update(DATA_DIR=str(data_dir), DJANGO_DEBUG="0", PYTHONDONTWRITEBYTECODE="1",
+               DJANGO_SETTINGS_MODULE="project.settings")
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    return env
+
+
+def _measure(args, cases, source, ours, floor, data_dir):
+    srv = Srv(ours.port)
+    ticket = srv.log_in(USER, PASSWORD)
+    floor_conn = Connection(floor.port)
+    view = memoryview(source.data)
+    runs: dict[str, list[Run]] = {case.name: [] for case in cases}
+    downloads: list[float] = []
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for rep in range(args.repeat + 1):
+        label = "warm-up" if rep == 0 else f"run {rep}/{args.repeat}"
+        for case in cases:
+            name = f"{case.name}-{rep}"
+            probe = floor.probe()
+            floor_seconds = floor_upload(floor_conn, name, view, case.chunk_size)
+            floor_cost = probe.finish()
+            _check_floor(data_dir / "floor" / name, args.size)
+            probe = ours.probe()
+            path = f"/bench/{stamp}/{name}.bin"
+            upload = srv.upload(ticket, view, case.chunk_size, case.encoding, path)
+            cost = probe.finish()
+            stored = (data_dir / "media" / "chunked_upload" / "versions"
+                      / upload.handler.hex[:2] / upload.handler.hex)
+            _verify(f"{case.name} {label}", stored, upload.file_crc, source)
+            if case is cases[0]:
+                content, seconds = srv.download(ticket, path, args.download_chunk)
+                if crc32(content) != source.crc or content != source.data:
+                    raise BenchmarkError(f"{case.name} {label}: downloaded content differs")
+                del content
+                if rep:
+                    downloads.append(args.size / seconds / 1e6)
+            stored.unlink()
+            run = _run(args.size, upload.seconds, floor_seconds, upload.finalize_seconds,
+                       cost, floor_cost)
+            print(f"{label:>9} {case.name:<17} ours {run.ours_mbps:7.1f} MB/s  floor "
+                  f"{run.floor_mbps:7.1f} MB/s  ratio {run.ratio:5.2f}  finalize "
+                  f"{run.finalize_ms:6.1f} ms  rss +{run.peak_rss_mib - run.idle_rss_mib:.1f} "
+                  "MiB", file=sys.stderr)
+            if rep:
+                runs[case.name].append(run)
+    srv.close()
+    floor_conn.close()
+    return runs, downloads
+
+
+def _check_floor(path: Path, size: int) -> None:
+    if path.stat().st_size != size:
+        raise BenchmarkError(f"floor stored {path.stat().st_size} bytes of {size}")
+    path.unlink()
+
+
+def _verify(label: str, stored: Path, file_crc: int | None, source: Source) -> None:
+    """The stored document against the source, byte for byte (by CRC-32 and SHA-256)."""
+    crc, sha, buffer = 0, hashlib.sha256(), bytearray(8 * MiB)
+    with open(stored, "rb", buffering=0) as content:
+        while count := content.readinto(buffer):
+            piece = memoryview(buffer)[:count]
+            crc = crc32(piece, crc)
+            sha.update(piece)
+    if file_crc != source.crc:
+        raise BenchmarkError(f"{label}: filehexcrc {file_crc:X} is not the source's "
+                             f"{source.crc:X}")
+    if (crc, sha.hexdigest()) != (source.crc, source.sha256):
+        raise BenchmarkError(f"{label}: the stored document differs from the source")
+
+
+def _run(size: int, seconds: float, floor_seconds: float, finalize_seconds: float,
+         cost: WorkerCost, floor_cost: WorkerCost) -> Run:
+    return Run(
+        ours_mbps=size / seconds / 1e6,
+        floor_mbps=size / floor_seconds / 1e6,
+        ratio=floor_seconds / seconds,
+        finalize_ms=finalize_seconds * 1e3,
+        cpu_s_per_gib=cost.cpu_seconds * GiB / size,
+        floor_cpu_s_per_gib=floor_cost.cpu_seconds * GiB / size,
+        idle_rss_mib=cost.idle_rss / MiB,
+        peak_rss_mib=cost.peak_rss / MiB,
+    )
+
+
+def _report(args, cases, runs, downloads) -> dict:
+    median = statistics.median
+    summary = []
+    for case in cases:
+        case_runs = runs[case.name]
+        worst = max(case_runs, key=lambda run: run.peak_rss_mib - run.idle_rss_mib)
+        ratio = median(run.ratio for run in case_runs)
+        summary.append({
+            "case": case.name, "encoding": case.encoding, "chunk_size": case.chunk_size,
+            "ours_mbps": median(run.ours_mbps for run in case_runs),
+            "floor_mbps": median(run.floor_mbps for run in case_runs),
+            "ratio": ratio, "target": case.target,
+            "meets_target": None if case.target is None else ratio >= case.target,
+            "idle_rss_mib": worst.idle_rss_mib, "peak_rss_mib": worst.peak_rss_mib,
+            "rss_growth_mib": worst.peak_rss_mib - worst.idle_rss_mib,
+            "cpu_s_per_gib": median(run.cpu_s_per_gib for run in case_runs),
+            "floor_cpu_s_per_gib": median(run.floor_cpu_s_per_gib for run in case_runs),
+            "finalize_ms": median(run.finalize_ms for run in case_runs),
+            "finalize_ms_max": max(run.finalize_ms for run in case_runs),
+            "runs": [asdict(run) for run in case_runs],
+        })
+    return {
+        "command": " ".join([f"{Path(sys.executable).name} -m benchmarks.ingest",
+                             *sys.argv[1:]]),
+        "machine": {"cpus": os.cpu_count(), "cpu": _cpu_model(), "kernel": platform.release(),
+                    "python": platform.python_version()},
+        "size": args.size, "workers": args.workers, "repeat": args.repeat,
+        "database": "postgresql" if args.database_url else "sqlite",
+        "mb": "10^6 bytes", "cases": summary,
+        "download": {"chunk_size": args.download_chunk, "mbps_runs": downloads,
+                     "mbps": median(downloads) if downloads else None},
+    }
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.partition(":")[2].strip()
+    return platform.processor()
+
+
+def _table(report: dict) -> str:
+    lines = [
+        f"{report['size'] / MiB:.0f} MiB per upload, {report['workers']} sync workers, "
+        f"{report['database']}, medians of {report['repeat']}; {report['machine']['cpus']} x "
+        f"{report['machine']['cpu']}; MB = 10^6 bytes",
+        f"{'case':<17} {'ours MB/s':>9} {'floor MB/s':>10} {'ratio':>6} {'target':>7} "
+        f"{'RSS idle -> peak MiB':>21} {'CPU s/GiB':>9} {'floor CPU':>9} {'finalize ms':>11}",
+    ]
+    for row in report["cases"]:
+        target = "-" if row["target"] is None else (
+            f"{row['target']:.2f}" + (" ok" if row["meets_target"] else " NO"))
+        lines.append(
+            f"{row['case']:<17} {row['ours_mbps']:>9.0f} {row['floor_mbps']:>10.0f} "
+            f"{row['ratio']:>6.2f} {target:>7} "
+            f"{row['idle_rss_mib']:>8.1f} -> {row['peak_rss_mib']:5.1f} "
+            f"(+{row['rss_growth_mib']:.1f}) {row['cpu_s_per_gib']:>9.2f} "
+            f"{row['floor_cpu_s_per_gib']:>9.2f} "
+            f"{row['finalize_ms']:>6.1f} (max {row['finalize_ms_max']:.0f})"
+        )
+    download = report["download"]
+    if download["mbps"] is not None:
+        lines.append(f"download through DownloadFileChunk ({download['chunk_size'] // MiB} MiB "
+                     f"chunks): {download['mbps']:.0f} MB/s")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Pause points inside the demo server's workers, to crash it at an exact step.
+
+The gunicorn configuration (:mod:`tests.integrity.gunicorn_conf`) installs
+them in every worker. Nothing is replaced: each point runs the real function
+and then, only if the test armed it (a file named after the point in the
+faults directory), records the worker's pid and waits until the test disarms
+it or, usually, kills the process. That is how a test stops the server
+between "bytes written and rows written" and "transaction committed", which
+no timing trick could hit reliably.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+#: point -> (module, class or None, function): the pause comes after the call.
+POINTS: dict[str, tuple[str, str | None, str]] = {
+    # A chunk's bytes are fsynced and its ledger row written, not committed.
+    "chunk-recorded": ("chunked_upload.engine.uploads", "ChunkAppend", "_append"),
+    # Finalize has stored the bytes and written the version row, not committed.
+    "version-created": ("chunked_upload.engine.finalize", None, "_create_version"),
+    # Staged bytes are being removed (after a finalize or delete committed).
+    "staged-removed": ("chunked_upload.staging.local", "LocalStaging", "delete"),
+}
+
+
+def install(directory: str | os.PathLike[str]) -> None:
+    """Wrap every point's function (in a server worker)."""
+    directory = Path(directory)
+    for point, (module_name, class_name, function_name) in POINTS.items():
+        owner: Any = importlib.import_module(module_name)
+        if class_name:
+            owner = getattr(owner, class_name)
+        original = getattr(owner, function_name, None)
+        if original is None:
+            raise RuntimeError(f"pause point {point}: {module_name}.{function_name} is gone")
+        setattr(owner, function_name, _pausing(original, directory / point))
+
+
+def _pausing(original: Callable[..., Any], arm: Path) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
+        if arm.exists():
+            arm.with_suffix(".reached").write_text(str(os.getpid()))
+            while arm.exists():
+                time.sleep(0.02)
+        return result
+
+    return wrapper
+
+
+class Faults:
+    """The test's side: arm a point, wait for a worker to reach it."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def arm(self, point: str) -> None:
+        assert point in POINTS, point
+        (self.directory / f"{point}.reached").unlink(missing_ok=True)
+        (self.directory / point).touch()
+
+    def disarm(self, point: str) -> None:
+        (self.directory / point).unlink(missing_ok=True)
+
+    def disarm_all(self) -> None:
+        for point in POINTS:
+            self.disarm(point)
+
+    def wait_reached(self, point: str, timeout: float = 30) -> int:
+        """The pid of the worker paused at ``point``."""
+        reached = self.directory / f"{point}.reached"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if reached.exists() and (text := reached.read_text()):
+                return int(text)
+            time.sleep(0.02)
+        raise TimeoutError(f"no worker reached {point}")

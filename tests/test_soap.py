@@ -1,0 +1,386 @@
+"""SOAP 1.1 and 1.2 at ``/srv.asmx``: raw envelopes as the vendor's pages write them.
+
+The answer node is the HTTP bindings' one, inside ``<MethodResponse><MethodResult>``;
+protocol errors stay answers, and only a request that is no usable SOAP call
+is a Fault.
+"""
+
+import base64
+import textwrap
+import zlib
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from chunked_upload.engine.checksums import format_crc
+from chunked_upload.models import UploadHandler
+from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
+SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
+TNS = "http://tempuri.org/"
+
+
+def crc(data: bytes) -> str:
+    return format_crc(zlib.crc32(data))
+
+
+def envelope(body: str, version: str = "1.1", header: str = "") -> str:
+    """A document/literal request; ``tns`` is bound to the service's namespace."""
+    namespace = SOAP11 if version == "1.1" else SOAP12
+    return (f'<?xml version="1.0" encoding="utf-8"?>\n<soap:Envelope xmlns:soap="{namespace}" '
+            f'xmlns:tns="{TNS}">{header}<soap:Body>{body}</soap:Body></soap:Envelope>')
+
+
+def post(client, text: str | bytes, version: str = "1.1", action: str | None = None):
+    """POST a SOAP request as a client of that version sends it."""
+    if version == "1.1":
+        extra = {} if action is None else {"HTTP_SOAPACTION": f'"{action}"'}
+        return client.post("/srv.asmx", text, content_type="text/xml; charset=utf-8", **extra)
+    action_param = "" if action is None else f'; action="{action}"'
+    return client.post("/srv.asmx", text,
+                       content_type=f"application/soap+xml; charset=utf-8{action_param}")
+
+
+def call(client, method: str, version: str = "1.1", **params: str) -> ET.Element:
+    """Call ``method`` with PascalCase elements, as WSDL proxies do; the answer node."""
+    body = "".join(f"<tns:{name}>{value}</tns:{name}>" for name, value in params.items())
+    response = post(client, envelope(f"<tns:{method}>{body}</tns:{method}>", version), version,
+                    TNS + method)
+    return result(response, method, version)
+
+
+def result(response, method: str, version: str = "1.1") -> ET.Element:
+    """The answer node inside ``<MethodResponse><MethodResult>``."""
+    assert response.status_code == 200, response.content
+    media = "text/xml" if version == "1.1" else "application/soap+xml"
+    assert response["Content-Type"] == f"{media}; charset=utf-8"
+    root = ET.fromstring(response.content)
+    namespace = SOAP11 if version == "1.1" else SOAP12
+    assert root.tag == f"{{{namespace}}}Envelope"
+    answer = root.find(f"{{{namespace}}}Body/{{{TNS}}}{method}Response/{{{TNS}}}{method}Result")
+    assert answer is not None and len(answer) == 1, response.content
+    return answer[0]
+
+
+def fault(response, version: str = "1.1") -> tuple[str, str]:
+    """(fault code, reason) of a SOAP Fault answer."""
+    assert response.status_code == 500, response.content
+    media = "text/xml" if version == "1.1" else "application/soap+xml"
+    assert response["Content-Type"] == f"{media}; charset=utf-8"
+    root = ET.fromstring(response.content)
+    if version == "1.1":
+        element = root.find(f"{{{SOAP11}}}Body/{{{SOAP11}}}Fault")
+        return element.findtext("faultcode"), element.findtext("faultstring")
+    element = root.find(f"{{{SOAP12}}}Body/{{{SOAP12}}}Fault")
+    return (element.findtext(f"{{{SOAP12}}}Code/{{{SOAP12}}}Value"),
+            element.findtext(f"{{{SOAP12}}}Reason/{{{SOAP12}}}Text"))
+
+
+@pytest.fixture
+def ticket(client, user):
+    return call(client, "AuthenticateUser", UID=user.username, PWD=PASSWORD).get("ticket")
+
+
+@pytest.fixture
+def handler(client, ticket):
+    return call(client, "CreateUploadHandler", AuthenticationTicket=ticket,
+                PreferedChunkSize="0").get("UploadHandler")
+
+
+def chunk_body(ticket, handler, data: bytes, last: bool = False, *, names=None, crc_text=None,
+               base64_text=None) -> str:
+    names = names or ("AuthenticationTicket", "UploadHandler", "FileChunk", "ChunkHEXCRC",
+                      "LastChunk")
+    values = (ticket, handler, base64_text or base64.b64encode(data).decode(),
+              crc_text or crc(data), "true" if last else "false")
+    inner = "".join(f"<tns:{n}>{v}</tns:{n}>" for n, v in zip(names, values, strict=True))
+    return f"<tns:UploadFileChunk>{inner}</tns:UploadFileChunk>"
+
+
+def status(client, ticket, handler) -> ET.Element:
+    return call(client, "GetUploadHandlerStatus", AuthenticationTicket=ticket,
+                UploadHandler=handler)
+
+
+# The vendor pages' examples ---------------------------------------------------
+
+VENDOR_AUTHENTICATE = """\
+<?xml version="1.0" encoding="utf-8"?>
+<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">
+  <soap:Body>
+    <AuthenticateUser xmlns="http://tempuri.org/">
+      <UID>{uid}</UID>
+      <PWD>{pwd}</PWD>
+    </AuthenticateUser>
+  </soap:Body>
+</soap:Envelope>"""
+
+VENDOR_CREATE = """
+<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"
+
+               xmlns:tns="http://tempuri.org/">
+
+  <soap:Body>
+
+    <tns:CreateUploadHandler>
+
+      <tns:authenticationTicket>{ticket}</tns:authenticationTicket>
+
+      <tns:PreferedChunkSize>1048576</tns:PreferedChunkSize>
+
+    </tns:CreateUploadHandler>
+
+  </soap:Body>
+
+</soap:Envelope>
+"""
+
+VENDOR_FINALIZE = """<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"
+               xmlns:tns="http://tempuri.org/">
+  <soap:Body>
+    <tns:UploadDocumentWithHandler2>
+      <tns:authenticationTicket>{ticket}</tns:authenticationTicket>
+      <tns:path>/Finance/Reports/Q1-2024-Report.pdf</tns:path>
+      <tns:uploadHandler>{handler}</tns:uploadHandler>
+      <tns:versionComments>Released for review</tns:versionComments>
+      <tns:mpVersionMajor>2</tns:mpVersionMajor>
+      <tns:mpVersionMinor>0</tns:mpVersionMinor>
+      <tns:mpVersionRevision>1</tns:mpVersionRevision>
+    </tns:UploadDocumentWithHandler2>
+  </soap:Body>
+</soap:Envelope>
+"""
+
+VENDOR_GET_DOWNLOAD = """
+<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"
+
+               xmlns:tns="http://tempuri.org/">
+
+  <soap:Body>
+
+    <tns:GetDownloadHandler>
+
+      <tns:AuthenticationTicket>{ticket}</tns:AuthenticationTicket>
+
+      <tns:Path>/Finance/Reports/Q1-2024-Report.pdf</tns:Path>
+
+      <tns:PreferedChunkSize>1048576</tns:PreferedChunkSize>
+
+    </tns:GetDownloadHandler>
+
+  </soap:Body>
+
+</soap:Envelope>
+"""
+
+VENDOR_DOWNLOAD_CHUNK = """
+<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"
+
+               xmlns:tns="http://tempuri.org/">
+
+  <soap:Body>
+
+    <tns:DownloadFileChunk>
+
+      <tns:authenticationTicket>{ticket}</tns:authenticationTicket>
+
+      <tns:DownloadHandler>{handler}</tns:DownloadHandler>
+
+      <tns:StartOffset>0</tns:StartOffset>
+
+      <tns:ChunkSize>65536</tns:ChunkSize>
+
+    </tns:DownloadFileChunk>
+
+  </soap:Body>
+
+</soap:Envelope>
+"""
+
+VENDOR_LOGOUT = """\
+<?xml version="1.0" encoding="utf-8"?>
+<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">
+  <soap:Body>
+    <LogOut xmlns="http://tempuri.org/">
+      <AuthenticationTicket>{ticket}</AuthenticationTicket>
+    </LogOut>
+  </soap:Body>
+</soap:Envelope>"""
+
+VENDOR_DELETE_HANDLER = """
+<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"
+
+               xmlns:tns="http://tempuri.org/">
+
+  <soap:Body>
+
+    <tns:DeleteUploadHandler>
+
+      <tns:authenticationTicket>{ticket}</tns:authenticationTicket>
+
+      <tns:UploadHandler>{handler}</tns:UploadHandler>
+
+    </tns:DeleteUploadHandler>
+
+  </soap:Body>
+
+</soap:Envelope>
+"""
+
+
+def test_the_vendor_pages_examples_work_as_written(client, user):
+    action = TNS + "{}"
+    login = result(post(client, VENDOR_AUTHENTICATE.format(uid=user.username, pwd=PASSWORD),
+                        action=action.format("AuthenticateUser")), "AuthenticateUser")
+    ticket = login.get("ticket")
+    created = result(post(client, VENDOR_CREATE.format(ticket=ticket),
+                          action=action.format("CreateUploadHandler")), "CreateUploadHandler")
+    assert created.get("ChunkSize") == "1048576"
+    handler = created.get("UploadHandler")
+    data = b"%PDF-1.7 quarterly figures"
+    sent = post(client, envelope(chunk_body(ticket, handler, data, last=True,
+                                            names=("authenticationTicket", "uploadHandler",
+                                                   "fileChunk", "chunkHEXCRC", "lastChunk"))))
+    assert result(sent, "UploadFileChunk").get("filehexcrc") == crc(data)
+    done = result(post(client, VENDOR_FINALIZE.format(ticket=ticket, handler=handler)),
+                  "UploadDocumentWithHandler2")
+    assert done.get("success") == "true" and done.get("DocumentId")
+
+    download = result(post(client, VENDOR_GET_DOWNLOAD.format(ticket=ticket)),
+                      "GetDownloadHandler").get("downloadhandler")
+    chunk = result(post(client, VENDOR_DOWNLOAD_CHUNK.format(ticket=ticket, handler=download)),
+                   "DownloadFileChunk")
+    assert base64.b64decode(chunk.text) == data and chunk.get("lastchunk") == "true"
+
+    out = result(post(client, VENDOR_LOGOUT.format(ticket=ticket), action=action.format("LogOut")),
+                 "LogOut")
+    assert out.get("success") == "true"
+
+
+def test_delete_upload_handler_from_the_vendor_page(client, ticket, handler):
+    answer = result(post(client, VENDOR_DELETE_HANDLER.format(ticket=ticket, handler=handler)),
+                    "DeleteUploadHandler")
+    assert answer.tag == "response" and answer.get("success") == "true"
+    assert not UploadHandler.objects.filter(state=UploadHandler.State.OPEN).exists()
+
+
+# The answer ------------------------------------------------------------------
+
+def test_the_answer_node_is_the_http_bindings_node_in_no_namespace(client, user):
+    response = post(client, envelope(
+        f"<tns:AuthenticateUser><tns:UID>{user.username}</tns:UID>"
+        f"<tns:PWD>{PASSWORD}</tns:PWD></tns:AuthenticateUser>"))
+    assert b'<AuthenticateUserResponse xmlns="http://tempuri.org/">' in response.content
+    assert b'<AuthenticateUserResult><root xmlns="" success="true" ticket=' in response.content
+    node = result(response, "AuthenticateUser")
+    assert node.tag == "root"  # no namespace
+    assert list(node.attrib) == ["success", "ticket", "userid", "username", "firstName",
+                                 "lastName", "fullname", "email", "expireOn", "isAuthenticated"]
+
+
+def test_soap12_is_answered_in_soap12(client, user):
+    node = call(client, "AuthenticateUser", "1.2", UID=user.username, PWD=PASSWORD)
+    assert node.get("success") == "true"
+
+
+def test_the_envelope_namespace_decides_the_version(client, user):
+    text = envelope(f"<tns:isValidTicket><tns:AuthenticationTicket>x</tns:AuthenticationTicket>"
+                    f"</tns:isValidTicket>", "1.2")
+    response = client.post("/srv.asmx", text, content_type="text/xml")
+    assert result(response, "isValidTicket", "1.2").get("success") == "false"
+
+
+def test_a_missing_soapaction_is_fine_the_body_decides(client, user):
+    response = post(client, VENDOR_AUTHENTICATE.format(uid=user.username, pwd=PASSWORD))
+    assert result(response, "AuthenticateUser").get("success") == "true"
+
+
+def test_protocol_errors_are_answers_not_faults(client, handler):
+    node = call(client, "UploadFileChunk", AuthenticationTicket="nonsense", UploadHandler=handler,
+                FileChunk="AAAA", ChunkHEXCRC="0", LastChunk="false")
+    assert node.get("success") == "false" and node.get("error") == "[900] Authentication failed"
+
+
+def test_get_upload_handler_status_answers_over_soap(client, ticket, handler):
+    node = status(client, ticket, handler)
+    assert node.get("offset") == "0" and node.get("complete") == "false"
+
+
+# Chunks ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("names", [
+    ("AuthenticationTicket", "UploadHandler", "FileChunk", "ChunkHEXCRC", "LastChunk"),
+    ("authenticationTicket", "uploadHandler", "fileChunk", "chunkHEXCRC", "lastChunk"),
+    ("AUTHENTICATIONTICKET", "UPLOADHANDLER", "FILECHUNK", "CHUNKHEXCRC", "LASTCHUNK"),
+])
+def test_element_names_match_case_insensitively(client, ticket, handler, names):
+    data = b"chunk bytes"
+    sent = post(client, envelope(chunk_body(ticket, handler, data, names=names)))
+    assert result(sent, "UploadFileChunk").get("offset") == str(len(data))
+
+
+def test_unqualified_parameter_elements_bind(client, ticket, handler):
+    body = (f"<tns:UploadFileChunk><AuthenticationTicket>{ticket}</AuthenticationTicket>"
+            f"<UploadHandler>{handler}</UploadHandler><FileChunk>AAEC</FileChunk>"
+            f"<ChunkHEXCRC>{crc(bytes([0, 1, 2]))}</ChunkHEXCRC><LastChunk>true</LastChunk>"
+            "</tns:UploadFileChunk>")
+    assert result(post(client, envelope(body)), "UploadFileChunk").get("offset") == "3"
+
+
+def test_base64_with_line_breaks_is_accepted(client, ticket, handler):
+    data = bytes(range(256)) * 4
+    wrapped = "\n".join(textwrap.wrap(base64.b64encode(data).decode(), 76))
+    sent = post(client, envelope(chunk_body(ticket, handler, data, base64_text=wrapped)))
+    assert result(sent, "UploadFileChunk").get("offset") == str(len(data))
+
+
+def test_a_crc_mismatch_appends_nothing(client, ticket, handler):
+    sent = post(client, envelope(chunk_body(ticket, handler, b"data", crc_text="1234")))
+    node = result(sent, "UploadFileChunk")
+    assert node.get("success") == "true" and node.get("tryagain") == "true"
+    assert status(client, ticket, handler).get("offset") == "0"
+
+
+def test_invalid_base64_is_an_invalid_parameter(client, ticket, handler):
+    sent = post(client, envelope(chunk_body(ticket, handler, b"", base64_text="!!!!")))
+    assert result(sent, "UploadFileChunk").get("error") == "Invalid parameter: fileChunk."
+    assert status(client, ticket, handler).get("offset") == "0"
+
+
+def test_the_chunk_offset_extension_works_over_soap(client, ticket, handler):
+    body = chunk_body(ticket, handler, b"abc").replace(
+        "</tns:UploadFileChunk>", "<tns:ChunkOffset>7</tns:ChunkOffset></tns:UploadFileChunk>")
+    node = result(post(client, envelope(body)), "UploadFileChunk")
+    assert node.get("error") == "Offset mismatch." and node.get("offset") == "0"
+
+
+def test_xsi_nil_means_absent(client, ticket, handler):
+    body = chunk_body(ticket, handler, b"x").replace(
+        f"<tns:ChunkHEXCRC>{crc(b'x')}</tns:ChunkHEXCRC>",
+        '<tns:ChunkHEXCRC xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:nil="true"/>')
+    node = result(post(client, envelope(body)), "UploadFileChunk")
+    assert node.get("error") == "Missing parameter: chunkHEXCRC."
+
+
+def test_an_element_inside_a_value_is_an_invalid_parameter(client, user):
+    body = (f"<tns:AuthenticateUser><tns:UID><b>{user.username}</b></tns:UID>"
+            f"<tns:PWD>{PASSWORD}</tns:PWD></tns:AuthenticateUser>")
+    node = result(post(client, envelope(body)), "AuthenticateUser")
+    assert node.get("error") == "Invalid parameter: UID."
+
+
+def test_a_value_over_the_text_limit_is_refused(client, user):
+    body = (f"<tns:AuthenticateUser><tns:UID>{'u' * ((1 << 20) + 1)}</tns:UID>"
+            f"<tns:PWD>{PASSWORD}</tns:PWD></tns:AuthenticateUser>")
+    node = result(post(client, envelope(body)), "AuthenticateUser")
+    assert node.get("error") == "Limit exceeded: parameter size."
+
+
+def test_a_request_over_the_size_limit_is_refused_before_reading(client, config):
+    config(MAX_REQUEST_SIZE=1000)
+    response = post(client, envelope("<tns:LogOut/>") + " " * 1000)
+    assert response.status_code == 413 and response["Connection"] == "close"
+    assert ET.fromstring(response.content).get("error") == "Limit exceeded: request size."
