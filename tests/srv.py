@@ -25,7 +25,9 @@ class Answer:
     def __init__(self, response):
         self.response = response
         assert response["Content-Type"] == "text/xml; charset=utf-8", response["Content-Type"]
-        self.element = ET.fromstring(response.content)
+        content = b"".join(response.streaming_content) if response.streaming else response.content
+        self.element = ET.fromstring(content)
+        self.content = content
 
     def __getitem__(self, name):
         return self.element.attrib[name]
@@ -50,7 +52,7 @@ class Answer:
         return self.element.text
 
     def __repr__(self):
-        return self.response.content.decode()
+        return self.content.decode()
 
 
 class Srv:

@@ -45,7 +45,7 @@ def test_values_are_escaped_by_the_serializer(srv):
     answer = srv.call("AuthenticateUser", UID=user.username, PWD=PASSWORD)
     assert answer["username"] == 'o"brien<&>'
     assert answer["firstName"] == "Ann & <Co>"
-    assert b"&lt;&amp;&gt;" in answer.response.content
+    assert b"&lt;&amp;&gt;" in answer.content
 
 
 def test_csrf_does_not_apply_to_the_service(user):

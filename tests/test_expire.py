@@ -199,13 +199,15 @@ def test_works_through_more_rows_than_one_batch_a_batch_at_a_time():
     assert "Upload handlers expired: 5 (5 staged bytes)" in output
     pages = [q["sql"] for q in queries.captured_queries
              if q["sql"].startswith('SELECT "chunked_upload_uploadhandler"."id"')
-             and "ORDER BY" in q["sql"]]
+             and "LIMIT" in q["sql"]]
     assert len(pages) == 4  # 2 + 2 + 1 + the empty page that ends it
     assert all("LIMIT 2" in sql for sql in pages)
 
 
 def test_a_handler_receiving_a_chunk_during_the_run_is_not_expired():
-    handler = make_handler(b"a" * 10, idle=25 * HOUR)
+    # Idle for 2 hours: usable by clients (24 h), due for this run (1 h).
+    handler = make_handler(b"a" * 10, idle=2 * HOUR)
+    rules = expiry.ExpiryRules.from_config(idle_timeout=3600)
     locked, release = threading.Event(), threading.Event()
     reports = []
 
@@ -221,7 +223,7 @@ def test_a_handler_receiving_a_chunk_during_the_run_is_not_expired():
 
     def sweep():
         try:
-            reports.append(expiry.expire_all())
+            reports.append(expiry.expire_all(rules))
         finally:
             connection.close()
 

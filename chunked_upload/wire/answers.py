@@ -2,10 +2,33 @@
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from ..exceptions import ProtocolError
+
+
+class Base64Text:
+    """Binary content carried Base64-encoded as an answer's text.
+
+    Encoded lazily, piece by piece, so a streaming renderer never holds the
+    encoded form whole; ``str()`` gives all of it for renderers that need it.
+    """
+
+    PIECE = 3 * (1 << 16)  # a multiple of 3: pieces encode without padding
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def __iter__(self) -> Iterator[str]:
+        view = memoryview(self.data)
+        for start in range(0, len(view), self.PIECE):
+            yield base64.b64encode(view[start:start + self.PIECE]).decode("ascii")
+
+    def __str__(self) -> str:
+        return base64.b64encode(self.data).decode("ascii")
 
 
 @dataclass
@@ -18,12 +41,13 @@ class Answer:
 
     root: str
     attributes: dict[str, str]
-    text: str | None = None
+    text: str | Base64Text | None = None
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def success(cls, root: str, attributes: dict[str, str], text: str | None = None) -> Answer:
+    def success(cls, root: str, attributes: dict[str, str],
+                text: str | Base64Text | None = None) -> Answer:
         return cls(root, {"success": "true", **attributes}, text)
 
     @classmethod

@@ -6,7 +6,6 @@ here: its bytes stream, see :mod:`.chunks`.
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,7 +19,7 @@ from ..engine.checksums import format_crc
 from ..engine.paths import DocumentPath, is_valid_name, split_folder_path
 from ..exceptions import InvalidParameter
 from ..models import Ticket
-from .answers import xml_value
+from .answers import Base64Text, xml_value
 from .params import XmlParameters, parse_bool, parse_guid
 
 
@@ -198,7 +197,7 @@ def get_download_handler(call: Call) -> dict[str, str]:
     }
 
 
-def download_file_chunk(call: Call) -> tuple[dict[str, str], str]:
+def download_file_chunk(call: Call) -> tuple[dict[str, str], Base64Text]:
     """The chunk travels Base64-encoded as the element's text."""
     values = call.values
     chunk = downloads.read_chunk(call.ticket, values["DownloadHandler"], values["StartOffset"],
@@ -209,7 +208,7 @@ def download_file_chunk(call: Call) -> tuple[dict[str, str], str]:
         "lastchunk": xml_value(chunk.last),
         "chunkCRC32": format_crc(chunk.crc32),
     }
-    return attributes, base64.b64encode(chunk.data).decode("ascii")
+    return attributes, Base64Text(chunk.data)
 
 
 def delete_download_handler(call: Call) -> dict[str, str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 
 from django.db import transaction
+from django.http import HttpResponseBase, StreamingHttpResponse
 from django.utils.decorators import method_decorator
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
@@ -18,13 +19,13 @@ from rest_framework.views import APIView
 
 from ..conf import get_config
 from ..exceptions import HttpMethodNotAllowed, LimitExceeded, UnknownMethod
-from .answers import Answer
+from .answers import Answer, Base64Text
 from .bodies import iter_parts
 from .chunks import TEXT_LIMIT, PartLike, upload_file_chunk
 from .dispatch import failure, invoke
 from .methods import METHODS
 from .params import Raw
-from .renderers import AnswerXMLRenderer
+from .renderers import AnswerXMLRenderer, iter_answer
 
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
@@ -65,12 +66,12 @@ class ServiceMethodView(APIView):
     content_negotiation_class = AlwaysXML
     http_method_names = ["get", "post"]
 
-    def get(self, request: Request, method_name: str) -> Response:
+    def get(self, request: Request, method_name: str) -> HttpResponseBase:
         query = request.query_params
         return self._call(request, method_name,
                           lambda: [_QueryPart(k, v) for k, vs in query.lists() for v in vs])
 
-    def post(self, request: Request, method_name: str) -> Response:
+    def post(self, request: Request, method_name: str) -> HttpResponseBase:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
         if declared > get_config()["MAX_REQUEST_SIZE"]:
             # Refused from the headers alone: the body is never read. (No
@@ -85,7 +86,7 @@ class ServiceMethodView(APIView):
         )
 
     def _call(self, request: Request, method_name: str,
-              read_parts: Callable[[], Iterable[PartLike]]) -> Response:
+              read_parts: Callable[[], Iterable[PartLike]]) -> HttpResponseBase:
         method = METHODS.get(method_name)
         if method is None:
             return self._respond(Answer.failure("root", UnknownMethod(), 404))
@@ -100,12 +101,15 @@ class ServiceMethodView(APIView):
             answer = failure(method.root, exc)
         return self._respond(answer)
 
-    def http_method_not_allowed(self, request: Request, *args, **kwargs) -> Response:
+    def http_method_not_allowed(self, request: Request, *args, **kwargs) -> HttpResponseBase:
         return self._respond(
             Answer.failure("root", HttpMethodNotAllowed(), status=405)
         )
 
-    def _respond(self, answer: Answer) -> Response:
+    def _respond(self, answer: Answer) -> HttpResponseBase:
+        if isinstance(answer.text, Base64Text):  # a download chunk: streamed out
+            return StreamingHttpResponse(iter_answer(answer), status=answer.status,
+                                         content_type="text/xml; charset=utf-8")
         return Response(answer, status=answer.status, headers=answer.headers)
 
 
