@@ -11,7 +11,7 @@ changelist makes a fixed number of queries whatever the number of rows
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.contrib import admin, messages
 from django.core.files.storage import storages
@@ -21,7 +21,9 @@ from django.template.defaultfilters import filesizeformat
 from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import localize
 from django.utils.html import format_html
+from django.utils.timezone import template_localtime
 
 from .conf import get_config
 from .engine import expiry, handlers, tickets
@@ -111,7 +113,7 @@ class IdleFilter(SinceFilter):
 class UploadHandlerAdmin(ReadOnlyAdmin):
     """What is in flight: pending handlers, their progress, owner and expiry."""
 
-    list_display = ("id", "owner", "state", "progress", "chunk_count", "chunk_size_shown",
+    list_display = ("guid", "owner", "state", "progress", "chunks", "chunk_size_shown",
                     "created_at", "last_activity_at", "expires")
     list_filter = (StateFilter, ("owner", admin.RelatedOnlyFieldListFilter), AgeFilter,
                    IdleFilter)
@@ -133,6 +135,15 @@ class UploadHandlerAdmin(ReadOnlyAdmin):
             return super().get_search_results(request, queryset, search_term)
         return queryset.filter(pk=handler_id), False
 
+    @admin.display(description="upload handler", ordering="id")
+    def guid(self, handler: UploadHandler) -> str:
+        # The first 8 digits tell handlers apart on a page; the title has all 32.
+        return format_html('<span title="{}">{}…</span>', handler.id, str(handler.id)[:8])
+
+    @admin.display(description="chunks", ordering="chunk_count")
+    def chunks(self, handler: UploadHandler) -> int:
+        return handler.chunk_count
+
     @admin.display(description="progress", ordering="committed_size")
     def progress(self, handler: UploadHandler) -> str:
         # The protocol never tells the server a file's size before its last
@@ -153,12 +164,16 @@ class UploadHandlerAdmin(ReadOnlyAdmin):
         return format_crc(handler.crc32)
 
     @admin.display(description="expires at")
-    def expires(self, handler: UploadHandler) -> datetime | None:
+    def expires(self, handler: UploadHandler) -> str | None:
         if handler.state in expiry.LIVE_STATES:
-            return handlers.expires_at(handler)
-        if handler.state == State.FINALIZED and handler.finalized_at:
-            return handler.finalized_at + timedelta(seconds=get_config()["FINALIZED_RETENTION"])
-        return None  # expired: the record goes at the next expiry run
+            when = handlers.expires_at(handler)
+        elif handler.state == State.FINALIZED and handler.finalized_at:
+            retention = timedelta(seconds=get_config()["FINALIZED_RETENTION"])
+            when = handler.finalized_at + retention  # the record's end, for replays
+        else:
+            return None  # expired: the record goes at the next expiry run
+        # Formatted here: the detail page would print a computed datetime raw.
+        return localize(template_localtime(when))
 
     @admin.display(description="chunk ledger")
     def ledger(self, handler: UploadHandler) -> str:

@@ -81,7 +81,7 @@ STORAGES = {
 }
 if os.environ.get("DOCUMENTS_S3_BUCKET"):
     STORAGES["documents"] = {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        "BACKEND": "chunked_upload.contrib.s3.RangedS3Storage",
         "OPTIONS": {
             "bucket_name": os.environ["DOCUMENTS_S3_BUCKET"],
             "endpoint_url": os.environ.get("DOCUMENTS_S3_ENDPOINT_URL"),

@@ -38,3 +38,13 @@ def config(settings):
         settings.CHUNKED_UPLOAD = {**settings.CHUNKED_UPLOAD, **values}
 
     return change
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A running SeaweedFS S3 gateway (real signatures and checksums)."""
+    from tests import s3server
+
+    process, server, data = s3server.start()
+    yield server
+    s3server.stop(process, data)

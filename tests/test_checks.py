@@ -2,6 +2,7 @@
 
 import pytest
 from django.core.checks import run_checks
+from django.core.management import CommandError, call_command
 
 
 def ids() -> list[str]:
@@ -58,8 +59,6 @@ def test_e005_staging_backend_cannot_be_imported(config):
 
 
 def test_checks_run_with_manage_py_check(config):
-    from django.core.management import CommandError, call_command
-
     config(DOCUMENT_STORAGE="nowhere")
     with pytest.raises(CommandError, match=r"chunked_upload\.E003"):
         call_command("check")

@@ -10,10 +10,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.core.files.storage import storages
 from django.utils import timezone
 
 from ..conf import get_config
+from ..documents import document_storage, read_range
 from ..exceptions import AccessDenied, DocumentNotFound, DownloadHandlerNotFound, InvalidParameter
 from ..models import Document, DocumentVersion, DownloadHandler, Folder, Ticket
 from ..models.documents import name_key
@@ -72,10 +72,7 @@ def read_chunk(
         raise InvalidParameter("StartOffset")
     size = handler.chunk_size if not chunk_size or chunk_size <= 0 else clamp_chunk_size(chunk_size)
     size = min(size, version.size - start_offset)
-    storage = storages[get_config()["DOCUMENT_STORAGE"]]
-    with storage.open(version.storage_name, "rb") as content:
-        content.seek(start_offset)
-        data = content.read(size)
+    data = read_range(document_storage(), version.storage_name, start_offset, size)
     return DownloadChunk(data, version.size, start_offset + len(data) >= version.size)
 
 

@@ -16,13 +16,13 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.core.files.storage import storages
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from .. import signals
 from ..conf import get_config
+from ..documents import document_storage
 from ..exceptions import (
     AccessDenied,
     DocumentExists,
@@ -97,33 +97,11 @@ def _store(
     user = ticket.user
     policy = get_policy()
     folder = _resolve_folder(path.folders, user, policy)
-    document = (
-        Document.objects.select_for_update()
-        .filter(folder=folder, name_key=name_key(path.name))
-        .first()
-    )
-    created = document is None
-    if created:
-        if not policy.can_create(user, folder):
-            raise AccessDenied
-        document = Document(folder=folder, name=path.name, owner=user)
-    elif new_document_only:
-        raise DocumentExists
-    elif not policy.can_add_version(user, document):
-        raise AccessDenied
-    if options.description is not None:
-        document.description = options.description
-    if options.keywords is not None:
-        document.keywords = options.keywords
-    try:
-        with transaction.atomic(using=handlers.db_alias()):
-            document.save()
-    except IntegrityError:
-        # Another finalize created the same name in the meantime.
-        raise DocumentExists from None
+    document, created = _lock_document(folder, path.name, user, policy, options,
+                                       new_document_only)
 
     config = get_config()
-    storage = storages[config["DOCUMENT_STORAGE"]]
+    storage = document_storage()
     name = f"{config['DOCUMENT_STORAGE_PREFIX']}/{handler.id.hex[:2]}/{handler.id.hex}"
     stored = get_staging().hand_over(str(handler.id), storage, name)
     try:
@@ -147,6 +125,43 @@ def _store(
 
     transaction.on_commit(after_commit, using=handlers.db_alias())
     return FinalizeResult(document.pk, version.pk)
+
+
+def _lock_document(folder: Folder | None, name: str, user, policy, options: VersionOptions,
+                   new_document_only: bool) -> tuple[Document, bool]:
+    """The document ``name`` in ``folder``, row-locked and saved; (document, created).
+
+    Two finalizes creating one name race on its unique constraint: the
+    loser's insert waits for the winner's commit and fails, then finds the
+    winner's document and adds its version to it, as if it had come second
+    (UploadNewDocumentWidthHandler is refused instead: the name now exists).
+    """
+    for _attempt in range(2):
+        document = (
+            Document.objects.select_for_update()
+            .filter(folder=folder, name_key=name_key(name))
+            .first()
+        )
+        created = document is None
+        if created:
+            if not policy.can_create(user, folder):
+                raise AccessDenied
+            document = Document(folder=folder, name=name, owner=user)
+        elif new_document_only:
+            raise DocumentExists
+        elif not policy.can_add_version(user, document):
+            raise AccessDenied
+        if options.description is not None:
+            document.description = options.description
+        if options.keywords is not None:
+            document.keywords = options.keywords
+        try:
+            with transaction.atomic(using=handlers.db_alias()):
+                document.save()
+        except IntegrityError:
+            continue  # created by another finalize that committed meanwhile
+        return document, created
+    raise DocumentExists
 
 
 def _create_version(handler, document, user, stored: str, options: VersionOptions):

@@ -2,9 +2,9 @@
 
 The gunicorn configuration (:mod:`tests.integrity.gunicorn_conf`) installs
 them in every worker. Nothing is replaced: each point runs the real function
-and then, only if the test armed it (a file named after the point in the
-faults directory), records the worker's pid and waits until the test disarms
-it or, usually, kills the process. That is how a test stops the server
+and, just before or after it, only if the test armed it (a file named after
+the point in the faults directory), records the worker's pid and waits until
+the test disarms it or, usually, kills the process. That is how a test stops the server
 between "bytes written and rows written" and "transaction committed", which
 no timing trick could hit reliably.
 """
@@ -19,38 +19,44 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-#: point -> (module, class or None, function): the pause comes after the call.
-POINTS: dict[str, tuple[str, str | None, str]] = {
+#: point -> (module, class or None, function, "before" or "after" the call).
+POINTS: dict[str, tuple[str, str | None, str, str]] = {
     # A chunk's bytes are fsynced and its ledger row written, not committed.
-    "chunk-recorded": ("chunked_upload.engine.uploads", "ChunkAppend", "_append"),
+    "chunk-recorded": ("chunked_upload.engine.uploads", "ChunkAppend", "_append", "after"),
     # Finalize has stored the bytes and written the version row, not committed.
-    "version-created": ("chunked_upload.engine.finalize", None, "_create_version"),
-    # Staged bytes are being removed (after a finalize or delete committed).
-    "staged-removed": ("chunked_upload.staging.local", "LocalStaging", "delete"),
+    "version-created": ("chunked_upload.engine.finalize", None, "_create_version", "after"),
+    # A finalize (or delete) committed; its staged bytes are about to be removed.
+    "staged-removal": ("chunked_upload.staging.local", "LocalStaging", "delete", "before"),
 }
 
 
 def install(directory: str | os.PathLike[str]) -> None:
     """Wrap every point's function (in a server worker)."""
     directory = Path(directory)
-    for point, (module_name, class_name, function_name) in POINTS.items():
+    for point, (module_name, class_name, function_name, when) in POINTS.items():
         owner: Any = importlib.import_module(module_name)
         if class_name:
             owner = getattr(owner, class_name)
         original = getattr(owner, function_name, None)
         if original is None:
             raise RuntimeError(f"pause point {point}: {module_name}.{function_name} is gone")
-        setattr(owner, function_name, _pausing(original, directory / point))
+        setattr(owner, function_name, _pausing(original, directory / point, when))
 
 
-def _pausing(original: Callable[..., Any], arm: Path) -> Callable[..., Any]:
-    @functools.wraps(original)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        result = original(*args, **kwargs)
+def _pausing(original: Callable[..., Any], arm: Path, when: str) -> Callable[..., Any]:
+    def pause() -> None:
         if arm.exists():
             arm.with_suffix(".reached").write_text(str(os.getpid()))
             while arm.exists():
                 time.sleep(0.02)
+
+    @functools.wraps(original)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if when == "before":
+            pause()
+        result = original(*args, **kwargs)
+        if when == "after":
+            pause()
         return result
 
     return wrapper

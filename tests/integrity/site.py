@@ -16,11 +16,15 @@ import sys
 import time
 from pathlib import Path
 
+import gunicorn
+
 from .client import SrvClient
 from .database import PASSWORD, REPO, USERNAME, SiteDatabase, manage, site_env
 from .faults import Faults
 
 GUNICORN = Path(sys.executable).with_name("gunicorn")
+# gunicorn 27's control socket is one path per user: parallel servers would clash.
+CONTROL_SOCKET_OFF = ("--no-control-socket",) if gunicorn.version_info >= (27,) else ()
 VERSIONS = Path("media/chunked_upload/versions")
 
 
@@ -44,6 +48,7 @@ class DemoSite:
         self.env["INTEGRITY_FAULTS_DIR"] = str(self.faults.directory)
         self.process: subprocess.Popen[bytes] | None = None
         self.pgid = 0
+        self._ticket: str | None = None
         self.client = SrvClient("127.0.0.1", self.port)
 
     # The server process -----------------------------------------------------
@@ -54,6 +59,7 @@ class DemoSite:
             [str(GUNICORN), "project.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
              "--worker-class", "gthread", "--workers", str(self.workers),
              "--threads", str(self.threads), "--timeout", "300", "--graceful-timeout", "5",
+             *CONTROL_SOCKET_OFF,
              "--config", str(Path(__file__).with_name("gunicorn_conf.py"))],
             cwd=REPO, env=self.env, stdout=log, stderr=log, start_new_session=True,
         )
@@ -143,7 +149,19 @@ class DemoSite:
 
     # Looking inside ---------------------------------------------------------
     def login(self) -> str:
-        return self.client.login(USERNAME, PASSWORD)
+        """A ticket of the test account (one per site: logging in costs a password hash)."""
+        if self._ticket is None:
+            self._ticket = self.client.login(USERNAME, PASSWORD)
+        return self._ticket
+
+    def wait_for(self, condition, timeout: float = 30, what: str = "condition"):
+        """Poll ``condition()`` until it returns something true; that value."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if value := condition():
+                return value
+            time.sleep(0.05)
+        raise TimeoutError(f"timed out waiting for {what}")
 
     def manage(self, *args: str) -> str:
         """A management command of the site, against its data and database."""

@@ -152,3 +152,21 @@ def test_two_racing_finalizes_create_one_version(site, client, ticket):
                                    (int(document),)) == round_ + 1
     assert client.download(ticket, "/race/final.bin") == data
     site.assert_consistent()
+
+
+def test_two_handlers_finalizing_to_one_new_path_make_two_versions(site, client, ticket):
+    datas = [os.urandom(10_000), os.urandom(20_000)]
+    for round_ in range(3):
+        path = f"/race/new-{round_}.bin"  # in a folder that exists: only the name races
+        handlers = [client.create_handler(ticket) for _ in datas]
+        for handler, data in zip(handlers, datas, strict=True):
+            client.upload(ticket, handler, [data])
+
+        answers = at_once([lambda h=h, p=path: client.finalize(ticket, h, p) for h in handlers])
+
+        assert all(a.ok for a in answers), answers
+        assert answers[0]["DocumentId"] == answers[1]["DocumentId"]
+        assert answers[0]["VersionId"] != answers[1]["VersionId"]
+        latest = max(zip(answers, datas, strict=True), key=lambda ad: int(ad[0]["VersionId"]))
+        assert client.download(ticket, path) == latest[1]
+    site.assert_consistent()
