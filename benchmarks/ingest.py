@@ -38,7 +38,7 @@ from pathlib import Path
 from isal.isal_zlib import crc32
 
 from .servers import Gunicorn, WorkerCost, prepare_site
-from .srvclient import BASE64, MULTIPART, BenchmarkError, Connection, Srv, floor_upload
+from .srvclient import BASE64, MULTIPART, SOAP, BenchmarkError, Connection, Srv, floor_upload
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 USER, PASSWORD = "bench", "bench-password"
@@ -62,6 +62,9 @@ CASES = {
         Case("multipart-256KiB", MULTIPART, 256 * KiB, 0.60),
         Case("base64-1MiB", BASE64, 1 * MiB, 0.50),
         Case("multipart-32MiB", MULTIPART, 32 * MiB, None),  # the largest chunk: memory
+        # SOAP 1.2 as generated proxies send it: measured next to multipart, no target.
+        Case("soap-1MiB", SOAP, 1 * MiB, None),
+        Case("soap-32MiB", SOAP, 32 * MiB, None),
     )
 }
 
@@ -78,6 +81,7 @@ class Run:
     floor_cpu_s_per_gib: float
     idle_rss_mib: float
     peak_rss_mib: float
+    cache_floor_mbps: float | None = None  # --cache-floor: the floor without fsync
 
 
 @dataclass
@@ -119,7 +123,12 @@ def main(argv: list[str] | None = None) -> int:
         floor = Gunicorn("benchmarks.floor:application", args.workers, floor_env,
                          data_dir / "floor.log")
         servers.append(floor)
-        runs, downloads = _measure(args, cases, source, ours, floor, data_dir)
+        cache_floor = None
+        if args.cache_floor:
+            cache_floor = Gunicorn("benchmarks.floor:application", args.workers,
+                                   {**floor_env, "FLOOR_FSYNC": "0"}, data_dir / "cache.log")
+            servers.append(cache_floor)
+        runs, downloads = _measure(args, cases, source, ours, floor, cache_floor, data_dir)
     except BenchmarkError as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1
@@ -148,6 +157,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data-dir", help="use this DATA_DIR (kept) instead of a fresh one")
     parser.add_argument("--keep", action="store_true", help="keep the fresh DATA_DIR")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--cache-floor", action="store_true",
+                        help="also time the floor without fsync (page cache only), for reference")
     args = parser.parse_args(argv)
     unknown = set(args.cases.split(",")) - set(CASES)
     if unknown or args.size < 1 or args.repeat < 1 or args.workers < 1:
@@ -165,10 +176,11 @@ def _site_env(data_dir: Path, database_url: str | None) -> dict[str, str]:
     return env
 
 
-def _measure(args, cases, source, ours, floor, data_dir):
+def _measure(args, cases, source, ours, floor, cache_floor, data_dir):
     srv = Srv(ours.port)
     ticket = srv.log_in(USER, PASSWORD)
     floor_conn = Connection(floor.port)
+    cache_conn = Connection(cache_floor.port) if cache_floor else None
     view = memoryview(source.data)
     runs: dict[str, list[Run]] = {case.name: [] for case in cases}
     downloads: list[float] = []
@@ -177,6 +189,10 @@ def _measure(args, cases, source, ours, floor, data_dir):
         label = "warm-up" if rep == 0 else f"run {rep}/{args.repeat}"
         for case in cases:
             name = f"{case.name}-{rep}"
+            cache_seconds = None
+            if cache_conn is not None:
+                cache_seconds = floor_upload(cache_conn, f"cache-{name}", view, case.chunk_size)
+                _check_floor(data_dir / "floor" / f"cache-{name}", args.size)
             probe = floor.probe()
             floor_seconds = floor_upload(floor_conn, name, view, case.chunk_size)
             floor_cost = probe.finish()
@@ -198,6 +214,8 @@ def _measure(args, cases, source, ours, floor, data_dir):
             stored.unlink()
             run = _run(args.size, upload.seconds, floor_seconds, upload.finalize_seconds,
                        cost, floor_cost)
+            if cache_seconds is not None:
+                run.cache_floor_mbps = args.size / cache_seconds / 1e6
             print(f"{label:>9} {case.name:<17} ours {run.ours_mbps:7.1f} MB/s  floor "
                   f"{run.floor_mbps:7.1f} MB/s  ratio {run.ratio:5.2f}  finalize "
                   f"{run.finalize_ms:6.1f} ms  rss +{run.peak_rss_mib - run.idle_rss_mib:.1f} "
@@ -206,6 +224,8 @@ def _measure(args, cases, source, ours, floor, data_dir):
                 runs[case.name].append(run)
     srv.close()
     floor_conn.close()
+    if cache_conn is not None:
+        cache_conn.close()
     return runs, downloads
 
 
@@ -255,6 +275,8 @@ def _report(args, cases, runs, downloads) -> dict:
             "case": case.name, "encoding": case.encoding, "chunk_size": case.chunk_size,
             "ours_mbps": median(run.ours_mbps for run in case_runs),
             "floor_mbps": median(run.floor_mbps for run in case_runs),
+            "cache_floor_mbps": (median(run.cache_floor_mbps for run in case_runs)
+                                 if case_runs[0].cache_floor_mbps is not None else None),
             "ratio": ratio, "target": case.target,
             "meets_target": None if case.target is None else ratio >= case.target,
             "idle_rss_mib": worst.idle_rss_mib, "peak_rss_mib": worst.peak_rss_mib,
@@ -303,6 +325,8 @@ def _table(report: dict) -> str:
             f"(+{row['rss_growth_mib']:.1f}) {row['cpu_s_per_gib']:>9.2f} "
             f"{row['floor_cpu_s_per_gib']:>9.2f} "
             f"{row['finalize_ms']:>6.1f} (max {row['finalize_ms_max']:.0f})"
+            + ("" if row["cache_floor_mbps"] is None else
+               f"  [floor without fsync: {row['cache_floor_mbps']:.0f} MB/s]")
         )
     download = report["download"]
     if download["mbps"] is not None:

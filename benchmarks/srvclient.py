@@ -21,6 +21,7 @@ from isal.isal_zlib import crc32
 
 MULTIPART = "multipart"
 BASE64 = "base64"
+SOAP = "soap"
 
 
 class BenchmarkError(RuntimeError):
@@ -96,7 +97,8 @@ class Srv:
         handler = answer["UploadHandler"]
         if int(answer["ChunkSize"]) != chunk_size:
             raise BenchmarkError(f"asked for {chunk_size}-byte chunks, got {answer['ChunkSize']}")
-        send = self._multipart_chunk if encoding == MULTIPART else self._base64_chunk
+        send = {MULTIPART: self._multipart_chunk, BASE64: self._base64_chunk,
+                SOAP: self._soap_chunk}[encoding]
         size, file_crc = len(data), None
         for offset in range(0, size, chunk_size):
             chunk = data[offset:offset + chunk_size]
@@ -133,6 +135,25 @@ class Srv:
         value = (pybase64.b64encode(chunk).replace(b"+", b"%2B").replace(b"/", b"%2F")
                  .replace(b"=", b"%3D"))
         return self._post("UploadFileChunk", "application/x-www-form-urlencoded", head, value)
+
+    def _soap_chunk(self, fields: dict[str, str], chunk: memoryview) -> ET.Element:
+        # SOAP 1.2 as a WSDL proxy sends it (PascalCase elements in the WSDL's order;
+        # the action in the media type); the answer node is inside UploadFileChunkResult.
+        def element(name: str) -> bytes:
+            return b"<%s>%s</%s>" % (name.encode(), fields[name[:1].lower() + name[1:]].encode(),
+                                     name.encode())
+
+        head = (b'<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap='
+                b'"http://www.w3.org/2003/05/soap-envelope"><soap:Body>'
+                b'<UploadFileChunk xmlns="http://tempuri.org/">'
+                + element("AuthenticationTicket") + element("UploadHandler") + b"<FileChunk>")
+        tail = (b"</FileChunk>" + element("ChunkHEXCRC") + element("LastChunk")
+                + b"</UploadFileChunk></soap:Body></soap:Envelope>")
+        content_type = ('application/soap+xml; charset=utf-8; '
+                        'action="http://tempuri.org/UploadFileChunk"')
+        answer = ET.fromstring(self.conn.post(self.prefix, content_type, head,
+                                              pybase64.b64encode(chunk), tail))
+        return answer.find(".//{http://tempuri.org/}UploadFileChunkResult/root")
 
     def download(self, ticket: str, path: str, chunk_size: int) -> tuple[bytes, float]:
         """Read a document back through DownloadFileChunk; (content, seconds)."""

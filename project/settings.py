@@ -60,7 +60,10 @@ TEMPLATES = [
 
 DATABASES = {
     "default": dj_database_url.config(
-        default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}", conn_max_age=600
+        default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}", conn_max_age=600,
+        # A persistent connection cut by a database restart is checked and
+        # replaced before a request uses it, instead of failing that request.
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

@@ -16,7 +16,7 @@ from django.utils.timezone import template_localtime
 
 from chunked_upload import signals
 from chunked_upload.engine import uploads
-from chunked_upload.models import DocumentVersion, Ticket, UploadHandler
+from chunked_upload.models import Chunk, DocumentVersion, Ticket, UploadHandler
 from tests.factories import TicketFactory, UploadHandlerFactory, UserFactory
 from tests.test_expire import make_handler, staged_keys
 
@@ -63,11 +63,29 @@ def test_the_all_filter_shows_every_state(admin_client, handlers_in_every_state)
     assert len(shown(admin_client.get(CHANGELIST, {"state": "all"}))) == 4
 
 
-def test_the_owner_filter(admin_client):
+def test_the_owner_filter_lists_owners_and_each_owner_links_to_it(admin_client):
     mine, theirs = make_handler(), make_handler()
-    response = admin_client.get(CHANGELIST, {"owner__id__exact": mine.owner_id})
+    page = admin_client.get(CHANGELIST).content.decode()
+    assert f'href="?owner={mine.owner_id}"' in page
+    response = admin_client.get(CHANGELIST, {"owner": mine.owner_id})
     assert shown(response) == {str(mine.pk)}
-    assert theirs.owner.username in response.content.decode()  # offered as a choice
+    assert theirs.owner.username in response.content.decode()  # still offered as a choice
+
+
+def test_with_many_owners_the_owner_filter_lists_only_the_chosen_one(admin_client):
+    from chunked_upload.admin.uploads import OwnerFilter
+
+    handlers = [make_handler() for _ in range(OwnerFilter.LIMIT + 1)]
+    chosen = handlers[0].owner
+    filters = admin_client.get(CHANGELIST, {"owner": chosen.pk}).context["cl"].filter_specs
+    owner_filter = next(f for f in filters if isinstance(f, OwnerFilter))
+    assert owner_filter.lookup_choices == [(str(chosen.pk), chosen.username)]
+
+
+def test_a_malformed_owner_is_refused_not_an_error(admin_client):
+    response = admin_client.get(CHANGELIST, {"owner": "nobody"})
+    assert response.status_code == 302
+    assert response["Location"].endswith("?e=1")
 
 
 def test_the_age_and_idle_filters(admin_client):
@@ -130,6 +148,20 @@ def test_the_detail_page_shows_the_chunk_ledger_read_only(admin_client):
     admin_client.post(url, {"committed_size": "0", "state": "open"})
     handler.refresh_from_db()
     assert handler.committed_size == 7
+
+
+def test_a_long_ledger_shows_its_latest_chunks(admin_client):
+    from chunked_upload.admin.uploads import LEDGER_ROWS
+
+    handler = make_handler()
+    total = LEDGER_ROWS + 5
+    Chunk.objects.bulk_create(Chunk(handler=handler, index=i, offset=i, length=1, crc32=i)
+                              for i in range(total))
+    UploadHandler.objects.filter(pk=handler.pk).update(chunk_count=total, committed_size=total)
+    url = reverse("admin:chunked_upload_uploadhandler_change", args=[handler.pk])
+    page = admin_client.get(url).content.decode()
+    assert f"The latest {LEDGER_ROWS} of {total} chunks." in page
+    assert "<td>4</td>" not in page and f"<td>{total - 1}</td>" in page
 
 
 def test_nobody_adds_handlers_from_the_admin(admin_client):

@@ -6,7 +6,9 @@ is a Fault.
 """
 
 import base64
+import os
 import textwrap
+import tracemalloc
 import zlib
 from xml.etree import ElementTree as ET
 
@@ -14,6 +16,7 @@ import pytest
 
 from chunked_upload.engine.checksums import format_crc
 from chunked_upload.models import UploadHandler
+from chunked_upload.wire.soap import SoapView
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -52,16 +55,22 @@ def call(client, method: str, version: str = "1.1", **params: str) -> ET.Element
     return result(response, method, version)
 
 
+def content(response) -> bytes:
+    """The body, whether streamed (a download chunk) or not."""
+    return b"".join(response.streaming_content) if response.streaming else response.content
+
+
 def result(response, method: str, version: str = "1.1") -> ET.Element:
     """The answer node inside ``<MethodResponse><MethodResult>``."""
-    assert response.status_code == 200, response.content
+    body = content(response)
+    assert response.status_code == 200, body
     media = "text/xml" if version == "1.1" else "application/soap+xml"
     assert response["Content-Type"] == f"{media}; charset=utf-8"
-    root = ET.fromstring(response.content)
+    root = ET.fromstring(body)
     namespace = SOAP11 if version == "1.1" else SOAP12
     assert root.tag == f"{{{namespace}}}Envelope"
     answer = root.find(f"{{{namespace}}}Body/{{{TNS}}}{method}Response/{{{TNS}}}{method}Result")
-    assert answer is not None and len(answer) == 1, response.content
+    assert answer is not None and len(answer) == 1, body
     return answer[0]
 
 
@@ -384,3 +393,35 @@ def test_a_request_over_the_size_limit_is_refused_before_reading(client, config)
     response = post(client, envelope("<tns:LogOut/>") + " " * 1000)
     assert response.status_code == 413 and response["Connection"] == "close"
     assert ET.fromstring(response.content).get("error") == "Limit exceeded: request size."
+
+
+def test_a_chunk_is_streamed_not_held_in_memory(client, ticket, handler, rf):
+    """An 8 MiB chunk (11 MB of Base64) costs far less memory than its size."""
+    data = os.urandom(8 << 20)
+    request = rf.post("/srv.asmx", envelope(chunk_body(ticket, handler, data)).encode(),
+                      content_type="text/xml; charset=utf-8")
+    view = SoapView.as_view()
+    tracemalloc.start()
+    try:
+        response = view(request)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result(response, "UploadFileChunk").get("offset") == str(len(data))
+    assert peak < 4 << 20, f"peak {peak} bytes"
+
+
+def test_a_download_chunk_is_streamed_out(client, ticket, handler):
+    data = os.urandom(300_000)
+    post(client, envelope(chunk_body(ticket, handler, data, last=True)))
+    call(client, "UploadDocumentWithHandler", AuthenticationTicket=ticket, Path="/d.bin",
+         UploadHandler=handler)
+    download = call(client, "GetDownloadHandler", AuthenticationTicket=ticket, Path="/d.bin",
+                    PreferedChunkSize="0").get("downloadhandler")
+    response = post(client, envelope(
+        f"<tns:DownloadFileChunk><tns:AuthenticationTicket>{ticket}</tns:AuthenticationTicket>"
+        f"<tns:DownloadHandler>{download}</tns:DownloadHandler><tns:StartOffset>0"
+        "</tns:StartOffset><tns:ChunkSize>0</tns:ChunkSize></tns:DownloadFileChunk>"))
+    assert response.streaming
+    node = result(response, "DownloadFileChunk")
+    assert base64.b64decode(node.text) == data and node.get("chunkCRC32") == crc(data)

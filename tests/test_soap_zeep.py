@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from zeep import Client
+from zeep.exceptions import Fault
 from zeep.transports import Transport
 
 from chunked_upload.engine.checksums import format_crc
@@ -138,3 +139,13 @@ def test_our_wsdl_offers_the_extensions(live_server, user):
     assert behind.get("error") == "Offset mismatch." and behind.get("offset") == "3"
     status = service.GetUploadHandlerStatus(AuthenticationTicket=ticket, UploadHandler=handler)
     assert status.get("offset") == "3" and status.get("complete") == "false"
+
+
+@pytest.mark.parametrize("binding, code", [("srvSoap", "Client"), ("srvSoap12", "Sender")])
+def test_an_operation_we_do_not_implement_is_a_soap_fault_in_the_proxy(
+        vendor_client, live_server, binding, code):
+    service = vendor_client.create_service(TNS + binding, f"{live_server.url}/srv.asmx")
+    with pytest.raises(Fault) as raised:
+        service.UploadTiffAsPDF(AuthenticationTicket="x", Path="/a.pdf", FileContent=b"II*")
+    assert "UploadTiffAsPDF" in raised.value.message
+    assert raised.value.code.endswith(code)

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from django.db import connections, transaction
-from django.db.models import Count, F, Model, Q, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from ..conf import get_config
@@ -156,27 +156,29 @@ def _due(rules: ExpiryRules, now: datetime) -> tuple[Q, Q]:
     return overdue, retired
 
 
-def _verdict(handler: UploadHandler, rules: ExpiryRules, now: datetime) -> str | None:
-    """What to do with a locked row: ``"expire"``, ``"retire"`` or None (keep it)."""
-    if handler.state in LIVE_STATES:
-        deadline = min(
-            handler.last_activity_at + timedelta(seconds=rules.idle_timeout),
-            handler.created_at + timedelta(seconds=rules.max_age),
-        )
+#: The fields a verdict is made of, in :func:`_verdict`'s order.
+VERDICT_FIELDS = ("state", "last_activity_at", "created_at", "finalized_at")
+
+
+def _verdict(row: tuple, rules: ExpiryRules, now: datetime) -> str | None:
+    """``"expire"``, ``"retire"`` or None (keep) for a row of :data:`VERDICT_FIELDS`."""
+    state, last_activity_at, created_at, finalized_at = row
+    if state in LIVE_STATES:
+        deadline = min(last_activity_at + timedelta(seconds=rules.idle_timeout),
+                       created_at + timedelta(seconds=rules.max_age))
         return "expire" if deadline <= now else None
-    if handler.state == State.EXPIRED:
+    if state == State.EXPIRED:
         return "retire"
     retention = timedelta(seconds=rules.finalized_retention)
-    return "retire" if handler.finalized_at + retention <= now else None
+    return "retire" if finalized_at + retention <= now else None
 
 
 def _sweep_upload_handlers(
     report: ExpiryReport, rules: ExpiryRules, now: datetime, batch_size: int
 ) -> None:
-    overdue, retired = _due(rules, now)
-    candidates = UploadHandler.objects.filter(overdue | retired)
     if report.dry_run:
-        totals = candidates.aggregate(
+        overdue, retired = _due(rules, now)
+        totals = UploadHandler.objects.aggregate(
             expired=Count("pk", filter=overdue),
             committed=Sum("committed_size", filter=overdue),
             retired=Count("pk", filter=retired),
@@ -185,34 +187,36 @@ def _sweep_upload_handlers(
         report.expired_bytes = totals["committed"] or 0
         report.retired_handlers = totals["retired"]
         return
-    for ids in _id_batches(candidates, batch_size):
-        _expire_batch(report, ids, rules, now)
+    # The whole table in primary-key pages, judged here: a page query that
+    # filtered on the rules would make some databases sort every candidate
+    # for every page (a million rows, a thousand times).
+    for page in _pages(UploadHandler.objects.all(), batch_size, *VERDICT_FIELDS):
+        due = [row[0] for row in page if _verdict(row[1:], rules, now)]
+        if due:
+            _expire_batch(report, due, rules, now)
 
 
 def _expire_batch(
     report: ExpiryReport, ids: list[uuid.UUID], rules: ExpiryRules, now: datetime
 ) -> None:
     alias = handlers.db_alias()
-    removals: list[handlers.Removal] = []
-    retired: list[str] = []
     with transaction.atomic(using=alias):
         rows = _lock(UploadHandler.objects.using(alias).filter(pk__in=ids), "state")
-        gone: list[uuid.UUID] = []
-        for handler in rows:
-            verdict = _verdict(handler, rules, now)
-            if verdict == "expire":
-                # The engine's own expiry: marks it, and after the commit removes
-                # its staged bytes, logs and sends handler_expired.
-                removals.append(handlers.expire(handler))
-            elif verdict == "retire":
-                retired.append(str(handler.pk))
-            else:
-                continue
-            gone.append(handler.pk)
-        report.skipped_handlers += len(ids) - len(gone)
-        if gone:
-            # The rows go with their chunk ledgers; documents are not related.
-            UploadHandler.objects.using(alias).filter(pk__in=gone).delete()
+        # Judged again under the lock: a chunk may have arrived since the page.
+        verdicts = [
+            (handler, _verdict(tuple(getattr(handler, f) for f in VERDICT_FIELDS), rules, now))
+            for handler in rows
+        ]
+        due = [handler for handler, verdict in verdicts if verdict == "expire"]
+        retired = [str(handler.pk) for handler, verdict in verdicts if verdict == "retire"]
+        report.skipped_handlers += len(ids) - len(due) - len(retired)
+        # The engine's own expiry, rows deleted with their ledgers (documents
+        # are not related): after the commit it removes their staged bytes,
+        # logs each and sends handler_expired.
+        removals = handlers.expire_many(due, delete_rows=True) if due else []
+        if retired:
+            # only("pk"): the delete fetches the rows again, and needs no more.
+            UploadHandler.objects.using(alias).filter(pk__in=retired).only("pk").delete()
     # Committed: the expired handlers' bytes are gone and their removals filled.
     report.expired_handlers += len(removals)
     report.expired_bytes += sum(removal.staged_bytes for removal in removals)
@@ -255,16 +259,19 @@ def _sweep_orphans(report: ExpiryReport, now: datetime, batch_size: int) -> None
                 by_id[uuid.UUID(key)] = (key, size)
             except ValueError:
                 continue  # not a handler's key: not ours to judge
-        owned = set(
-            UploadHandler.objects.filter(pk__in=list(by_id), state__in=LIVE_STATES)
-            .values_list("pk", flat=True)
+        states = dict(
+            UploadHandler.objects.filter(pk__in=list(by_id)).values_list("pk", "state")
         )
         for handler_id, (key, size) in by_id.items():
-            if handler_id in owned:
+            state = states.get(handler_id)
+            if state in LIVE_STATES:
                 continue
             # A handler never comes back to life, so a file found unowned stays
-            # unowned; only one whose row is not yet committed could be wrong.
-            modified = staging.modified_at(key)
+            # unowned; only one with no row at all may be wrong (its handler's
+            # row not committed yet), so only those wait out the grace time. A
+            # finalized or expired handler's file (a crash after its commit)
+            # goes at once.
+            modified = staging.modified_at(key) if state is None else None
             if modified is not None and modified > young:
                 continue
             if not report.dry_run:
@@ -280,35 +287,40 @@ def _sweep_rows(candidates: QuerySet, batch_size: int, dry_run: bool) -> int:
     """Delete the rows of ``candidates`` batch by batch; return how many went."""
     if dry_run:
         return candidates.count()
-    model: type[Model] = candidates.model
+    label, name = candidates.model._meta.label, candidates.model._meta.verbose_name_plural
     total = 0
-    for ids in _id_batches(candidates, batch_size):
+    while True:
+        # Unordered: the index on the expiry serves the first rows it finds, and
+        # the rows deleted last time are no longer among them.
+        ids = list(candidates.order_by().values_list("pk", flat=True)[:batch_size])
+        if not ids:
+            return total
         with transaction.atomic(using=candidates.db):
             # The filter again: a row that came back to life is kept.
-            deleted = candidates.filter(pk__in=ids).delete()[1].get(model._meta.label, 0)
+            deleted = candidates.filter(pk__in=ids).only("pk").delete()[1].get(label, 0)
+        if not deleted:
+            return total  # only rows kept above are left
         total += deleted
-        logger.info("expiry: %d expired %s removed", deleted, model._meta.verbose_name_plural)
-    return total
+        logger.info("expiry: %d expired %s removed", deleted, name)
 
 
 # Helpers ------------------------------------------------------------------
 
-def _id_batches(candidates: QuerySet, batch_size: int) -> Iterator[list]:
-    """Primary keys of ``candidates``, a batch at a time, in key order.
+def _pages(queryset: QuerySet, batch_size: int, *fields: str) -> Iterator[list[tuple]]:
+    """``(pk, *fields)`` of every row, a page at a time, in primary-key order.
 
-    Keyset pagination: each batch starts after the last key of the previous
-    one, so rows skipped in a batch are not met again and memory holds one
-    batch of keys.
+    Keyset pagination (each page starts after the previous page's last key)
+    served by the primary-key index: every page costs the same, and memory
+    holds one page.
     """
+    ordered = queryset.order_by("pk").values_list("pk", *fields)
     last = None
-    ordered = candidates.order_by("pk").values_list("pk", flat=True)
     while True:
-        page = ordered if last is None else ordered.filter(pk__gt=last)
-        ids = list(page[:batch_size])
-        if not ids:
+        page = list((ordered if last is None else ordered.filter(pk__gt=last))[:batch_size])
+        if not page:
             return
-        yield ids
-        last = ids[-1]
+        yield page
+        last = page[-1][0]
 
 
 def _chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:

@@ -100,11 +100,13 @@ def _store(
     document, created = _lock_document(folder, path.name, user, policy, options,
                                        new_document_only)
 
-    config = get_config()
     storage = document_storage()
-    name = f"{config['DOCUMENT_STORAGE_PREFIX']}/{handler.id.hex[:2]}/{handler.id.hex}"
-    stored = get_staging().hand_over(str(handler.id), storage, name)
+    name = handlers.stored_name(handler.id)
+    stored = name
     try:
+        # Inside the try: a hand-over that fails half-way (storage full) must
+        # not leave a partial copy behind.
+        stored = get_staging().hand_over(str(handler.id), storage, name)
         version = _create_version(handler, document, user, stored, options)
         handler.state = State.FINALIZED
         handler.finalized_at = timezone.now()

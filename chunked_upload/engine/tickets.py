@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import router
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -16,6 +17,7 @@ from ..conf import get_config
 from ..exceptions import AuthenticationFailed, TicketExpired
 from ..models import Ticket
 from ..models.tickets import hash_ticket
+from .prepared import PreparedGet
 
 logger = logging.getLogger("chunked_upload")
 
@@ -82,7 +84,11 @@ def _issue(user: AbstractBaseUser) -> IssuedTicket:
 
 
 def _find(key: uuid.UUID) -> Ticket | None:
-    return Ticket.objects.select_related("user").filter(key_hash=hash_ticket(key)).first()
+    return _BY_HASH.get(hash_ticket(key), router.db_for_read(Ticket))
+
+
+# Compiled once: every call of every method looks its ticket up (see .prepared).
+_BY_HASH = PreparedGet(Ticket, "key_hash", "0" * 64, related=("user",))
 
 
 def _is_live(ticket: Ticket) -> bool:

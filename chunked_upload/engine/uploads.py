@@ -33,7 +33,8 @@ from ..exceptions import (
 )
 from ..models import Chunk, Ticket, UploadHandler
 from ..staging import StagedFile, StagingError, get_staging
-from . import handlers
+from . import handlers, prepared
+from .background import HashBehind
 from .checksums import Sha256State, crc32, crc32_combine
 
 logger = logging.getLogger("chunked_upload")
@@ -159,7 +160,7 @@ class ChunkAppend:
             )
         staged.truncate(self.handler.committed_size)
         self._staged = staged
-        self._sha = Sha256State(bytes(self.handler.sha256_state) or None)
+        self._sha = HashBehind(Sha256State(bytes(self.handler.sha256_state) or None))
 
     def __exit__(self, *exc_info: object) -> None:
         if self._staged is not None:
@@ -239,10 +240,12 @@ class ChunkAppend:
         except StagingError as exc:
             raise _staging_failure(exc) from exc
         now = timezone.now()
-        chunk = Chunk.objects.create(
+        alias = handlers.db_alias()
+        chunk = Chunk(
             handler=handler, index=handler.chunk_count, offset=handler.committed_size,
             length=self.length, crc32=self._crc,
         )
+        prepared.insert(chunk, alias)  # Chunk.objects.create, without compiling it each time
         handler.crc32 = crc32_combine(handler.crc32, self._crc, self.length)
         handler.committed_size += self.length
         handler.chunk_count += 1
@@ -253,7 +256,7 @@ class ChunkAppend:
             handler.state = State.COMPLETE
             handler.completed_at = now
             fields += ["state", "completed_at"]
-        handler.save(update_fields=fields)
+        prepared.update(handler, fields, alias)  # handler.save(update_fields=fields)
         self._staged = None  # committed: nothing to cut back any more
         transaction.on_commit(lambda: self._announce(chunk, last_chunk), using=handlers.db_alias())
         return self._result()

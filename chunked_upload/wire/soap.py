@@ -15,10 +15,12 @@ method refuses is its usual ``success="false"`` answer inside the result.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import replace
 from xml.etree import ElementTree as ET
 
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.utils.decorators import method_decorator
 from django.utils.http import parse_header_parameters
 from django.views import View
@@ -26,16 +28,16 @@ from django.views.decorators.csrf import csrf_exempt
 
 from ..conf import get_config
 from ..exceptions import HttpMethodNotAllowed, LimitExceeded, UnknownMethod
-from .answers import Answer
+from .answers import Answer, Base64Text
 from .chunks import TEXT_LIMIT, upload_file_chunk
 from .dispatch import failure, invoke
 from .params import Raw
-from .renderers import XML_DECLARATION, answer_element, render_answer
+from .renderers import XML_DECLARATION, iter_answer, render_answer
 from .soap_envelope import SOAP11, SOAP12, TNS, EnvelopeReader, SoapFault, SoapVersion
 from .wsdl import render_wsdl
 
 
-def call(request: HttpRequest) -> HttpResponse:
+def call(request: HttpRequest) -> HttpResponseBase:
     """Answer one SOAP request: the method's result, or a fault."""
     media_type, options = parse_header_parameters(request.META.get("CONTENT_TYPE", ""))
     # The envelope decides the version; until it is read, the media type guesses.
@@ -62,6 +64,35 @@ def call(request: HttpRequest) -> HttpResponse:
     return result_response(reader.version, method.name, answer)
 
 
+# The shell around a result holds no value, only our constants and a name from
+# the method table; the answer node inside is written by the renderer's serializer.
+_RESULT_OPEN = ('<soap:Envelope xmlns:soap="{namespace}" '
+                'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+                'xmlns:xsd="http://www.w3.org/2001/XMLSchema"><soap:Body>'
+                '<{name}Response xmlns="' + TNS + '"><{name}Result>')
+_RESULT_CLOSE = "</{name}Result></{name}Response></soap:Body></soap:Envelope>"
+
+
+def _iter_result(version: SoapVersion, method_name: str, answer: Answer) -> Iterator[bytes]:
+    # The HTTP bindings' node, declared in no namespace inside the result.
+    node = replace(answer, attributes={"xmlns": "", **answer.attributes})
+    pieces = iter_answer(node)
+    opening = _RESULT_OPEN.format(namespace=version.namespace, name=method_name).encode()
+    yield XML_DECLARATION + opening + next(pieces).removeprefix(XML_DECLARATION)
+    yield from pieces
+    yield _RESULT_CLOSE.format(name=method_name).encode()
+
+
+def result_response(version: SoapVersion, method_name: str, answer: Answer) -> HttpResponseBase:
+    """``<MethodResponse xmlns="http://tempuri.org/"><MethodResult>`` around the answer node."""
+    content_type = f"{version.content_type}; charset=utf-8"
+    if isinstance(answer.text, Base64Text):  # a download chunk: streamed out, as over HTTP
+        return StreamingHttpResponse(_iter_result(version, method_name, answer),
+                                     content_type=content_type)
+    return HttpResponse(b"".join(_iter_result(version, method_name, answer)),
+                        content_type=content_type)
+
+
 def _envelope(version: SoapVersion, content: ET.Element) -> bytes:
     # Prefixes are written out by hand (ElementTree would invent ns0, ns1…)
     # so that the envelope reads like the legacy server's.
@@ -72,20 +103,6 @@ def _envelope(version: SoapVersion, content: ET.Element) -> bytes:
     })
     ET.SubElement(envelope, "soap:Body").append(content)
     return XML_DECLARATION + ET.tostring(envelope, encoding="utf-8", xml_declaration=False)
-
-
-def _response(version: SoapVersion, body: bytes, status: int = 200) -> HttpResponse:
-    return HttpResponse(body, status=status,
-                        content_type=f"{version.content_type}; charset=utf-8")
-
-
-def result_response(version: SoapVersion, method_name: str, answer: Answer) -> HttpResponse:
-    """``<MethodResponse xmlns="http://tempuri.org/"><MethodResult>`` around the answer node."""
-    response = ET.Element(f"{method_name}Response", {"xmlns": TNS})
-    node = answer_element(answer)
-    node.attrib = {"xmlns": "", **node.attrib}  # the HTTP bindings' node, in no namespace
-    ET.SubElement(response, f"{method_name}Result").append(node)
-    return _response(version, _envelope(version, response))
 
 
 def fault_response(version: SoapVersion, fault: SoapFault) -> HttpResponse:
@@ -102,7 +119,8 @@ def fault_response(version: SoapVersion, fault: SoapFault) -> HttpResponse:
         reason.set("xml:lang", "en")
         reason.text = fault.text
         ET.SubElement(element, "soap:Detail")
-    return _response(version, _envelope(version, element), status=500)
+    return HttpResponse(_envelope(version, element), status=500,
+                        content_type=f"{version.content_type}; charset=utf-8")
 
 
 def _xml_response(answer: Answer) -> HttpResponse:
@@ -128,7 +146,7 @@ class SoapView(View):
             return HttpResponse(render_wsdl(location), content_type="text/xml; charset=utf-8")
         return _xml_response(Answer.failure("root", UnknownMethod(), 404))
 
-    def post(self, request: HttpRequest) -> HttpResponse:
+    def post(self, request: HttpRequest) -> HttpResponseBase:
         try:
             declared = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
