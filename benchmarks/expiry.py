@@ -40,6 +40,8 @@ def main() -> None:
     parser.add_argument("--expired", type=int, default=1_000_000)
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--data-dir", help="DATA_DIR of the demo site (default: a temp dir)")
+    parser.add_argument("--show-queries", action="store_true",
+                        help="print each changelist query with its time")
     args = parser.parse_args()
 
     os.environ["DATA_DIR"] = args.data_dir or tempfile.mkdtemp(prefix="chunked-bench-")
@@ -62,7 +64,7 @@ def main() -> None:
         sys.exit("refusing: the database already has users or handlers (use a scratch one)")
     owners = make_owners(1000)
     if args.handlers:
-        measure_changelist(owners, args.handlers)
+        measure_changelist(owners, args.handlers, args.show_queries)
     if args.expired:
         measure_expiry(owners, args.expired, args.batch_size)
 
@@ -77,6 +79,7 @@ def make_owners(count: int) -> list[int]:
 
 def make_handlers(owners: list[int], count: int, *, states, idle: timedelta) -> None:
     """``count`` handler rows in bulk, last active ``idle`` ago."""
+    from django.db import connection
     from django.utils import timezone
 
     from chunked_upload.models import UploadHandler
@@ -98,9 +101,12 @@ def make_handlers(owners: list[int], count: int, *, states, idle: timedelta) -> 
         made += len(rows)
     # created_at is auto_now_add, so bulk_create stamped it now.
     UploadHandler.objects.update(created_at=then)
+    # Statistics, as a live table would have them (the planner needs them).
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
 
 
-def measure_changelist(owners: list[int], count: int) -> None:
+def measure_changelist(owners: list[int], count: int, show_queries: bool) -> None:
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test import Client
@@ -137,7 +143,11 @@ def measure_changelist(owners: list[int], count: int) -> None:
             response = client.get(url, params)
             elapsed = time.perf_counter() - started
         assert response.status_code == 200, response.status_code
-        print(f"  {label:<18} {len(queries):>2} queries  {elapsed * 1000:7.1f} ms")
+        in_db = sum(float(query["time"]) for query in queries.captured_queries)
+        print(f"  {label:<18} {len(queries):>2} queries  {elapsed * 1000:7.1f} ms "
+              f"({in_db * 1000:.1f} ms in the database)")
+        for query in queries.captured_queries if show_queries else ():
+            print(f"      {float(query['time']) * 1000:6.1f} ms  {query['sql'][:160]}")
     UploadHandler.objects.all().delete()
 
 

@@ -296,6 +296,16 @@ def test_urlencoded_escapes_split_at_every_position():
         assert urlencoded(body, read_size) == expected
 
 
+def test_urlencoded_backslashes_are_literal():
+    # Percent-escapes are decoded by a backslash-escape decoder: a backslash sent
+    # as such must stay one, whatever follows it.
+    body = b"a=\\x41%41\\\\n%5C\\&b=\\"
+    for read_size in range(1, len(body) + 1):
+        assert urlencoded(body, read_size) == [
+            ("a", None, b"\\x41A\\\\n\\\\"), ("b", None, b"\\")
+        ]
+
+
 @relaxed
 @given(
     fields=st.lists(st.tuples(st.text(), st.binary()), max_size=6),

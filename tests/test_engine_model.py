@@ -10,7 +10,6 @@ files and the stored documents must agree with them byte for byte.
 
 from __future__ import annotations
 
-import inspect
 import uuid
 import zlib
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from hypothesis import HealthCheck, event, settings
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -44,12 +43,12 @@ from chunked_upload.models import Chunk, DocumentVersion, UploadHandler
 from chunked_upload.staging import get_staging
 from tests.factories import TicketFactory
 
-import collections, inspect
-COUNTS = collections.Counter()
 pytestmark = pytest.mark.django_db(transaction=True)
 
 MAX_CHUNK, MAX_FILE = 48, 120
 GONE = ("gone", "expired")  # expired: not noticed by the engine yet; answers as gone
+# Hypothesis favours the first of a few choices: "mostly" is three times in four.
+MOSTLY = st.sampled_from([True, True, True, False])
 
 
 @dataclass
@@ -80,13 +79,14 @@ class EngineModel(RuleBasedStateMachine):
     def _pick(self, data) -> uuid.UUID:
         """A handler: mostly one still in use, sometimes any (the gone answer as gone)."""
         live = self._live()
-        pool = live if live and data.draw(st.integers(0, 4), label="in use") else self.uploads
-        return data.draw(st.sampled_from(sorted(pool)), label="handler")
+        pool = live if live and data.draw(MOSTLY, label="in use") else self.uploads
+        # In creation order, never sorted: ids are random, a replay must pick the same.
+        return data.draw(st.sampled_from(list(pool)), label="handler")
 
     @staticmethod
     def _rarely(data) -> bool:
-        """True one time in three: deletes and expiries end uploads, so keep them rare."""
-        return not data.draw(st.integers(0, 2), label="rarely")
+        """True about one time in four: deletes and expiries end uploads, keep them rare."""
+        return not data.draw(MOSTLY, label="rarely")
 
     # Steps ------------------------------------------------------------------
     @precondition(lambda self: len(self._live()) < 3)
@@ -100,7 +100,9 @@ class EngineModel(RuleBasedStateMachine):
     def append(self, data) -> None:
         handler = self._pick(data)
         upload = self.uploads[handler]
-        chunk = data.draw(st.binary(max_size=MAX_CHUNK + 8), label="chunk")
+        # The length first: binary() alone favours tiny chunks, never over the limit.
+        length = data.draw(st.integers(0, MAX_CHUNK + 8), label="length")
+        chunk = data.draw(st.binary(min_size=length, max_size=length), label="chunk")
         committed = len(upload.data)
         offset = data.draw(st.sampled_from(
             [committed, None, committed, committed - len(chunk), committed + 1]), label="offset")
@@ -111,7 +113,7 @@ class EngineModel(RuleBasedStateMachine):
     def resend_last_chunk(self, data) -> None:
         """The last committed chunk again, as a client whose answer was lost sends it."""
         handler = data.draw(st.sampled_from(
-            sorted(h for h, u in self.uploads.items() if u.chunks)), label="handler")
+            [h for h, u in self.uploads.items() if u.chunks]), label="handler")
         upload = self.uploads[handler]
         start, length, _ = upload.chunks[-1]
         offset = data.draw(st.sampled_from([start, None, len(upload.data)]), label="offset")
@@ -121,8 +123,8 @@ class EngineModel(RuleBasedStateMachine):
         upload = self.uploads[handler]
         cuts = sorted(data.draw(st.lists(st.integers(0, len(chunk)), max_size=3), label="cuts"))
         pieces = [chunk[a:b] for a, b in zip([0, *cuts], [*cuts, len(chunk)], strict=True)]
-        last = not data.draw(st.integers(0, 3), label="not last")
-        crc = zlib.crc32(chunk) ^ (0 if data.draw(st.integers(0, 4), label="good crc") else 1)
+        last = not data.draw(MOSTLY, label="not last")
+        crc = zlib.crc32(chunk) ^ (0 if data.draw(MOSTLY, label="good crc") else 1)
         expected = self._expect_append(upload, pieces, crc, last, offset)
 
         def engine():
@@ -259,9 +261,6 @@ class EngineModel(RuleBasedStateMachine):
 
     def _compare(self, engine, expected):
         """Run ``engine()``; its answer, after checking it against ``expected``."""
-        event(type(expected).__name__ if isinstance(expected, ProtocolError) else
-              f"{inspect.stack()[1].function}: {expected if isinstance(expected, str) else 'ok'}")
-        COUNTS[(type(expected).__name__ + getattr(expected, "text", "")) if isinstance(expected, ProtocolError) else f"{inspect.stack()[1].function}: {expected if isinstance(expected, (str, tuple)) and len(expected) < 2 else 'ok'}"] += 1
         try:
             answer = engine()
         except ProtocolError as exc:
@@ -317,4 +316,3 @@ def test_the_engine_behaves_like_its_model(small_limits):
         max_examples=25, stateful_step_count=30, deadline=None,
         suppress_health_check=[HealthCheck.too_slow],
     ))
-    print(COUNTS)

@@ -183,11 +183,11 @@ def test_dry_run_reports_and_changes_nothing(srv, ticket, config):
     assert staged_keys() == files_before
     assert output.splitlines() == [
         "Dry run: nothing was changed.",
-        "Upload handlers that would expire: 1 (40 committed bytes)",
-        "Expired or finalized handler records would remove: 1",
-        "Leftover staged files would remove: 1 (7 bytes)",
-        "Expired download handlers would remove: 1",
-        "Expired tickets would remove: 1",
+        "Upload handlers to expire: 1 (40 committed bytes)",
+        "Expired or finalized handler records to remove: 1",
+        "Leftover staged files to remove: 1 (7 bytes)",
+        "Expired download handlers to remove: 1",
+        "Expired tickets to remove: 1",
     ]
 
 

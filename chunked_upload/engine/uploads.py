@@ -34,7 +34,6 @@ from ..exceptions import (
 from ..models import Chunk, Ticket, UploadHandler
 from ..staging import StagedFile, StagingError, get_staging
 from . import handlers, prepared
-from .background import HashBehind
 from .checksums import Sha256State, crc32, crc32_combine
 
 logger = logging.getLogger("chunked_upload")
@@ -160,7 +159,7 @@ class ChunkAppend:
             )
         staged.truncate(self.handler.committed_size)
         self._staged = staged
-        self._sha = HashBehind(Sha256State(bytes(self.handler.sha256_state) or None))
+        self._sha = Sha256State(bytes(self.handler.sha256_state) or None)
 
     def __exit__(self, *exc_info: object) -> None:
         if self._staged is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,3 +60,9 @@ def ticket(site: DemoSite) -> str:
 @pytest.fixture
 def client(site: DemoSite):
     return site.client
+
+
+@pytest.fixture
+def folder() -> str:
+    """A folder of the test's own for its documents: the site outlives the test."""
+    return f"/t-{uuid.uuid4().hex[:12]}"

@@ -168,6 +168,22 @@ class DemoSite:
         """A management command of the site, against its data and database."""
         return manage(self.env, *args)
 
+    def send_until_staged(self, request, data: bytes, handler: str) -> int:
+        """Send ``data`` into a chunk request until the server stages it; bytes sent.
+
+        How much the server reads before it writes is its own business (its
+        read size), so send a piece at a time and watch the staged file grow;
+        the last piece always stays unsent.
+        """
+        staged, start = self.staged_path(handler), self.staged_path(handler).stat().st_size
+        sent, piece = 0, 1 << 16
+        while sent < len(data) - piece and staged.stat().st_size == start:
+            request.write(data[sent:sent + piece])
+            sent += piece
+            time.sleep(0.005)
+        self.wait_for(lambda: staged.stat().st_size > start, what="the chunk being staged")
+        return sent
+
     def staged_path(self, handler: str) -> Path:
         key = str(handler)
         return self.data_dir / "staging" / key[:2] / f"{key}.part"

@@ -33,7 +33,7 @@ def at_once(calls: list[Callable[[], T]]) -> list[T]:
         return list(pool.map(run, calls))
 
 
-def test_the_same_chunk_from_16_clients_with_offsets_is_appended_once(site, client, ticket):
+def test_the_same_chunk_from_16_clients_with_offsets_is_appended_once(site, client, ticket, folder):
     first, second = os.urandom(100_000), os.urandom(300_000)
     handler = client.create_handler(ticket)
     assert client.send_chunk(ticket, handler, first, False, 0).accepted
@@ -45,12 +45,12 @@ def test_the_same_chunk_from_16_clients_with_offsets_is_appended_once(site, clie
     assert {(a.accepted, a["offset"], a["filehexcrc"]) for a in answers} == {
         (True, size, crc_hex(first + second))}
     assert site.database.handler(handler)["chunk_count"] == 2
-    assert client.finalize(ticket, handler, "/race/same.bin").ok
-    assert client.download(ticket, "/race/same.bin") == first + second
+    assert client.finalize(ticket, handler, f"{folder}/same.bin").ok
+    assert client.download(ticket, f"{folder}/same.bin") == first + second
     site.assert_consistent()
 
 
-def test_16_different_chunks_without_offsets_end_up_whole(site, client, ticket):
+def test_16_different_chunks_without_offsets_end_up_whole(site, client, ticket, folder):
     chunks = [bytes([i]) * 1000 + os.urandom(64_000) for i in range(CLIENTS)]
     handler = client.create_handler(ticket)
 
@@ -60,8 +60,8 @@ def test_16_different_chunks_without_offsets_end_up_whole(site, client, ticket):
     ends = sorted(int(a["offset"]) for a in answers)
     assert ends == [len(chunks[0]) * (i + 1) for i in range(CLIENTS)]
     assert client.send_chunk(ticket, handler, b"", True).accepted
-    assert client.finalize(ticket, handler, "/race/different.bin").ok
-    stored = client.download(ticket, "/race/different.bin")
+    assert client.finalize(ticket, handler, f"{folder}/different.bin").ok
+    stored = client.download(ticket, f"{folder}/different.bin")
     # Each chunk lies, whole, exactly where its own answer said it ended.
     for chunk, answer in zip(chunks, answers, strict=True):
         end = int(answer["offset"])
@@ -95,9 +95,9 @@ def test_a_chunk_racing_a_delete_leaves_nothing_half_deleted(site, client, ticke
 
 
 def test_a_chunk_racing_an_expiry_run_leaves_a_complete_handler_or_nothing(
-    site, client, ticket
+    site, client, ticket, folder
 ):
-    first, last = os.urandom(50_000), os.urandom(400_000)
+    first, last = os.urandom(50_000), os.urandom(3 << 20)
     handlers = [client.create_handler(ticket) for _ in range(8)]
     for handler in handlers:
         assert client.send_chunk(ticket, handler, first, False, 0).accepted
@@ -106,9 +106,9 @@ def test_a_chunk_racing_an_expiry_run_leaves_a_complete_handler_or_nothing(
         # Spread over the run: before it looks, while it locks, after it is done.
         time.sleep(index * 0.4)
         request = client.begin_chunk(ticket, handler, len(last), crc_hex(last), True, len(first))
-        request.write(last[:100_000])
-        time.sleep(0.3)  # the handler is locked by this request meanwhile
-        request.write(last[100_000:])
+        request.write(last[:2 << 20])
+        time.sleep(0.3)  # the server has begun the chunk and holds the handler meanwhile
+        request.write(last[2 << 20:])
         return request.finish()
 
     def expire() -> str:
@@ -117,32 +117,30 @@ def test_a_chunk_racing_an_expiry_run_leaves_a_complete_handler_or_nothing(
     *answers, report = at_once([lambda i=i, h=h: send_last(i, h)
                                 for i, h in enumerate(handlers)] + [expire])
 
-    outcomes = set()
     for handler, answer in zip(handlers, answers, strict=True):
         assert answer.accepted or answer.error == NOT_FOUND, answer
         row = site.database.handler(handler)
         if row is None:
-            outcomes.add("nothing")
             _assert_gone(site, client, ticket, handler)
             continue
-        outcomes.add("complete")
         assert answer.accepted
         assert (row["state"], row["committed_size"], row["chunk_count"]) == (
             "complete", len(first + last), 2)
         assert site.staged_path(handler).read_bytes() == first + last
-        assert client.finalize(ticket, handler, f"/race/expiry-{handler}.bin").ok
-        assert client.download(ticket, f"/race/expiry-{handler}.bin") == first + last
+        assert client.finalize(ticket, handler, f"{folder}/expiry-{handler}.bin").ok
+        assert client.download(ticket, f"{folder}/expiry-{handler}.bin") == first + last
     assert "Upload handlers expired" in report
     site.assert_consistent()
 
 
-def test_two_racing_finalizes_create_one_version(site, client, ticket):
+def test_two_racing_finalizes_create_one_version(site, client, ticket, folder):
     data = os.urandom(200_000)
     for round_ in range(4):
         handler = client.create_handler(ticket)
         client.upload(ticket, handler, [data[:100_000], data[100_000:]])
 
-        answers = at_once([lambda h=handler: client.finalize(ticket, h, "/race/final.bin")] * 2)
+        answers = at_once([lambda h=handler: client.finalize(ticket, h, f"{folder}/final.bin")]
+                          * 2)
 
         assert all(a.ok for a in answers), answers
         assert answers[0]["VersionId"] == answers[1]["VersionId"]
@@ -150,14 +148,14 @@ def test_two_racing_finalizes_create_one_version(site, client, ticket):
         document = answers[0]["DocumentId"]
         assert site.database.count("documentversion", "document_id = %s",
                                    (int(document),)) == round_ + 1
-    assert client.download(ticket, "/race/final.bin") == data
+    assert client.download(ticket, f"{folder}/final.bin") == data
     site.assert_consistent()
 
 
-def test_two_handlers_finalizing_to_one_new_path_make_two_versions(site, client, ticket):
+def test_two_handlers_finalizing_to_one_new_path_make_two_versions(site, client, ticket, folder):
     datas = [os.urandom(10_000), os.urandom(20_000)]
     for round_ in range(3):
-        path = f"/race/new-{round_}.bin"  # in a folder that exists: only the name races
+        path = f"{folder}/new-{round_}.bin"  # in a folder that exists: only the name races
         handlers = [client.create_handler(ticket) for _ in datas]
         for handler, data in zip(handlers, datas, strict=True):
             client.upload(ticket, handler, [data])

@@ -18,6 +18,7 @@ import pytest
 from .client import crc_hex
 
 CUT_OFF = (OSError, http.client.HTTPException)
+CHUNK = 8 << 20  # big enough that the server writes some before the rest is sent
 NOT_FOUND = "Upload handler not found or expired."
 
 
@@ -43,33 +44,31 @@ def sweep_and_check(site) -> None:
 
 
 def test_a_server_killed_while_a_chunk_streams_in_keeps_what_was_committed(
-    site, client, ticket
+    site, client, ticket, folder
 ):
-    data = os.urandom(3_000_000)
-    handler = client.create_handler(ticket)
-    assert client.send_chunk(ticket, handler, data[:1_000_000], False, 0).accepted
-    chunk = data[1_000_000:2_000_000]
-    request = client.begin_chunk(ticket, handler, len(chunk), crc_hex(chunk), False, 1_000_000)
-    request.write(chunk[:600_000])
-    staged = site.staged_path(handler)
-    site.wait_for(lambda: staged.stat().st_size > 1_000_000, what="the chunk being staged")
+    data = os.urandom(3 * CHUNK)
+    handler = client.create_handler(ticket, CHUNK)
+    assert client.send_chunk(ticket, handler, data[:CHUNK], False, 0).accepted
+    chunk = data[CHUNK:2 * CHUNK]
+    request = client.begin_chunk(ticket, handler, len(chunk), crc_hex(chunk), False, CHUNK)
+    sent = site.send_until_staged(request, chunk, handler)
 
     site.crash()
 
     with pytest.raises(CUT_OFF):
-        request.write(chunk[600_000:])
+        request.write(chunk[sent:])
         request.finish()
     site.start()
     status = client.status(ticket, handler)
-    assert (status["offset"], status["chunks"], status["complete"]) == ("1000000", "1", "false")
-    resume(client, ticket, handler, data, 1_000_000)
-    assert client.finalize(ticket, handler, "/crash/streaming.bin").ok
-    assert client.download(ticket, "/crash/streaming.bin") == data
+    assert (status["offset"], status["chunks"], status["complete"]) == (str(CHUNK), "1", "false")
+    resume(client, ticket, handler, data, CHUNK)
+    assert client.finalize(ticket, handler, f"{folder}/streaming.bin").ok
+    assert client.download(ticket, f"{folder}/streaming.bin") == data
     sweep_and_check(site)
 
 
 def test_a_worker_killed_between_writing_and_committing_a_chunk_loses_nothing(
-    site, client, ticket
+    site, client, ticket, folder
 ):
     data = os.urandom(600_000)
     handler = client.create_handler(ticket)
@@ -90,8 +89,8 @@ def test_a_worker_killed_between_writing_and_committing_a_chunk_loses_nothing(
     assert (status["offset"], status["chunks"]) == ("200000", "1")
     resume(client, ticket, handler, data, 200_000)
     assert site.database.handler(handler)["chunk_count"] == 3
-    assert client.finalize(ticket, handler, "/crash/recorded.bin").ok
-    assert client.download(ticket, "/crash/recorded.bin") == data
+    assert client.finalize(ticket, handler, f"{folder}/recorded.bin").ok
+    assert client.download(ticket, f"{folder}/recorded.bin") == data
     sweep_and_check(site)
 
 
@@ -110,39 +109,39 @@ def crash_during_finalize(site, client, ticket, point: str, path: str) -> tuple[
     return handler, data
 
 
-def test_a_server_killed_while_a_finalize_runs_can_finalize_again(site, client, ticket):
+def test_a_server_killed_while_a_finalize_runs_can_finalize_again(site, client, ticket, folder):
     handler, data = crash_during_finalize(site, client, ticket, "version-created",
-                                          "/crash/finalize.bin")
+                                          f"{folder}/finalize.bin")
 
     status = client.status(ticket, handler)
     assert (status["complete"], status["offset"]) == ("true", str(len(data)))
-    answers = [client.finalize(ticket, handler, "/crash/finalize.bin") for _ in range(2)]
+    answers = [client.finalize(ticket, handler, f"{folder}/finalize.bin") for _ in range(2)]
     assert answers[0].ok and answers[0]["VersionId"] == answers[1]["VersionId"], answers
     document = int(answers[0]["DocumentId"])
     assert site.database.count("documentversion", "document_id = %s", (document,)) == 1
-    assert client.download(ticket, "/crash/finalize.bin") == data
+    assert client.download(ticket, f"{folder}/finalize.bin") == data
     sweep_and_check(site)
 
 
 def test_a_finalize_cut_off_by_a_crash_then_abandoned_leaves_no_stored_orphan(
-    site, client, ticket
+    site, client, ticket, folder
 ):
     handler, _ = crash_during_finalize(site, client, ticket, "version-created",
-                                       "/crash/abandoned.bin")
+                                       f"{folder}/abandoned.bin")
 
     assert client.delete_handler(ticket, handler).ok
 
     sweep_and_check(site)
 
 
-def test_a_server_killed_after_a_finalize_committed_leaves_no_orphan(site, client, ticket):
+def test_a_server_killed_after_a_finalize_committed_leaves_no_orphan(site, client, ticket, folder):
     handler, data = crash_during_finalize(site, client, ticket, "staged-removal",
-                                          "/crash/committed.bin")
+                                          f"{folder}/committed.bin")
 
     # The commit happened: a resent finalize is a replay, and the leftover
     # staged bytes of the finalized handler go with the next sweep.
     assert client.status(ticket, handler).error == NOT_FOUND
-    assert client.finalize(ticket, handler, "/crash/committed.bin").ok
-    assert client.download(ticket, "/crash/committed.bin") == data
+    assert client.finalize(ticket, handler, f"{folder}/committed.bin").ok
+    assert client.download(ticket, f"{folder}/committed.bin") == data
     assert site.staged_path(handler).exists()
     sweep_and_check(site)

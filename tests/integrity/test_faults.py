@@ -83,7 +83,7 @@ def resume(client, ticket, handler, data: bytes, chunk: int) -> None:
                   start=start)
 
 
-def test_a_full_staging_area_refuses_the_chunk_and_keeps_what_was_committed(small_disks):
+def test_a_full_staging_area_refuses_the_chunk_and_keeps_what_was_committed(small_disks, folder):
     site, client = small_disks, small_disks.client
     ticket = site.login()
     data = os.urandom(1_500_000)
@@ -98,12 +98,12 @@ def test_a_full_staging_area_refuses_the_chunk_and_keeps_what_was_committed(smal
         assert site.staged_path(handler).read_bytes() == data[:500_000]
 
     resume(client, ticket, handler, data, 500_000)
-    assert client.finalize(ticket, handler, "/full/staging.bin").ok
-    assert client.download(ticket, "/full/staging.bin") == data
+    assert client.finalize(ticket, handler, f"{folder}/staging.bin").ok
+    assert client.download(ticket, f"{folder}/staging.bin") == data
     site.assert_consistent()
 
 
-def test_failing_document_storage_leaves_the_handler_complete_and_retryable(small_disks):
+def test_failing_document_storage_leaves_the_handler_complete_and_retryable(small_disks, folder):
     site, client = small_disks, small_disks.client
     ticket = site.login()
     data = os.urandom(1_000_000)
@@ -111,32 +111,33 @@ def test_failing_document_storage_leaves_the_handler_complete_and_retryable(smal
     client.upload(ticket, handler, [data[:500_000], data[500_000:]])
 
     with full(site.data_dir / "media", leave=100_000):
-        assert system_error(client.finalize(ticket, handler, "/full/storage.bin"))
+        assert system_error(client.finalize(ticket, handler, f"{folder}/storage.bin"))
         status = client.status(ticket, handler)
         assert (status["complete"], status["offset"]) == ("true", str(len(data)))
         assert site.staged_path(handler).read_bytes() == data
         site.assert_consistent()  # no version row, no partly stored file
 
-    assert client.finalize(ticket, handler, "/full/storage.bin").ok
-    assert client.download(ticket, "/full/storage.bin") == data
+    assert client.finalize(ticket, handler, f"{folder}/storage.bin").ok
+    assert client.download(ticket, f"{folder}/storage.bin") == data
     site.assert_consistent()
 
 
 @pytest.mark.skipif(not os.environ.get("DATABASE_URL"),
                     reason="needs a database server that can become unreachable")
-def test_an_unreachable_database_answers_system_error_and_loses_nothing(site, client, ticket):
-    data = os.urandom(3_000_000)
-    handler = client.create_handler(ticket)
-    assert client.send_chunk(ticket, handler, data[:1_000_000], False, 0).accepted
-    chunk = data[1_000_000:2_000_000]
-    request = client.begin_chunk(ticket, handler, len(chunk), crc_hex(chunk), False, 1_000_000)
-    request.write(chunk[:600_000])  # the server reads 256 KiB at a time
-    staged = site.staged_path(handler)
-    site.wait_for(lambda: staged.stat().st_size > 1_000_000, what="the chunk being staged")
+def test_an_unreachable_database_answers_system_error_and_loses_nothing(
+    site, client, ticket, folder
+):
+    chunk_size = 8 << 20  # big enough that the server writes some before the rest is sent
+    data = os.urandom(3 * chunk_size)
+    handler = client.create_handler(ticket, chunk_size)
+    assert client.send_chunk(ticket, handler, data[:chunk_size], False, 0).accepted
+    chunk = data[chunk_size:2 * chunk_size]
+    request = client.begin_chunk(ticket, handler, len(chunk), crc_hex(chunk), False, chunk_size)
+    sent = site.send_until_staged(request, chunk, handler)
 
     site.database.block()
     try:
-        request.write(chunk[600_000:])
+        request.write(chunk[sent:])
         assert system_error(request.finish())
         assert system_error(client.status(ticket, handler))
         assert system_error(client.call("CreateUploadHandler", authenticationTicket=ticket,
@@ -146,8 +147,8 @@ def test_an_unreachable_database_answers_system_error_and_loses_nothing(site, cl
 
     # Back at once, in every worker thread: no stale connection is reused.
     statuses = [client.status(ticket, handler) for _ in range(2 * site.workers * site.threads)]
-    assert all(s.ok and s["offset"] == "1000000" for s in statuses), statuses
-    resume(client, ticket, handler, data, 1_000_000)
-    assert client.finalize(ticket, handler, "/unreachable/db.bin").ok
-    assert client.download(ticket, "/unreachable/db.bin") == data
+    assert all(s.ok and s["offset"] == str(chunk_size) for s in statuses), statuses
+    resume(client, ticket, handler, data, chunk_size)
+    assert client.finalize(ticket, handler, f"{folder}/db.bin").ok
+    assert client.download(ticket, f"{folder}/db.bin") == data
     site.assert_consistent()

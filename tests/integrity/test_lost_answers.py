@@ -29,7 +29,7 @@ def wait_for_offset(site, ticket, handler, offset: int):
 
 
 def test_a_chunk_resent_with_its_offset_after_a_lost_answer_is_not_appended_twice(
-    site, client, ticket
+    site, client, ticket, folder
 ):
     a, b, c = os.urandom(70_000), os.urandom(80_000), os.urandom(90_000)
     handler = client.create_handler(ticket)
@@ -42,12 +42,12 @@ def test_a_chunk_resent_with_its_offset_after_a_lost_answer_is_not_appended_twic
     assert (again.accepted, again["offset"]) == (True, str(len(a + b)))
     assert site.database.handler(handler)["chunk_count"] == 2
     assert client.send_chunk(ticket, handler, c, True, len(a + b)).accepted
-    assert client.finalize(ticket, handler, "/lost/chunk.bin").ok
-    assert client.download(ticket, "/lost/chunk.bin") == a + b + c
+    assert client.finalize(ticket, handler, f"{folder}/chunk.bin").ok
+    assert client.download(ticket, f"{folder}/chunk.bin") == a + b + c
     site.assert_consistent()
 
 
-def test_a_resent_final_chunk_replays_the_final_answer(site, client, ticket):
+def test_a_resent_final_chunk_replays_the_final_answer(site, client, ticket, folder):
     a, b = os.urandom(70_000), os.urandom(30_000)
     handler = client.create_handler(ticket)
     assert client.send_chunk(ticket, handler, a, False, 0).accepted
@@ -59,26 +59,27 @@ def test_a_resent_final_chunk_replays_the_final_answer(site, client, ticket):
         assert (again.accepted, again["offset"], again["filehexcrc"]) == (
             True, str(len(a + b)), crc_hex(a + b))
     assert site.database.handler(handler)["chunk_count"] == 2
-    assert client.finalize(ticket, handler, "/lost/final.bin").ok
-    assert client.download(ticket, "/lost/final.bin") == a + b
+    assert client.finalize(ticket, handler, f"{folder}/final.bin").ok
+    assert client.download(ticket, f"{folder}/final.bin") == a + b
 
 
-def test_a_repeated_finalize_returns_the_same_ids(site, client, ticket):
+def test_a_repeated_finalize_returns_the_same_ids(site, client, ticket, folder):
     data = os.urandom(50_000)
     handler = client.create_handler(ticket)
     client.upload(ticket, handler, [data])
     client.call_and_hang_up("UploadDocumentWithHandler", authenticationTicket=ticket,
-                            path="/lost/finalized.bin", uploadHandler=handler)
+                            path=f"{folder}/finalized.bin", uploadHandler=handler)
     site.wait_for(lambda: client.status(ticket, handler).error == NOT_FOUND,
                   what="the finalize to commit")
 
-    answers = [client.finalize(ticket, handler, "/Lost/FINALIZED.bin") for _ in range(2)]
+    again = f"{folder.upper()}/FINALIZED.bin"  # names match case-insensitively
+    answers = [client.finalize(ticket, handler, again) for _ in range(2)]
 
     assert all(a.ok for a in answers), answers
     assert answers[0]["VersionId"] == answers[1]["VersionId"]
     document = int(answers[0]["DocumentId"])
     assert site.database.count("documentversion", "document_id = %s", (document,)) == 1
-    assert client.download(ticket, "/lost/finalized.bin") == data
+    assert client.download(ticket, f"{folder}/finalized.bin") == data
     site.assert_consistent()
 
 

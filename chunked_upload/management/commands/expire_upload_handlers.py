@@ -66,15 +66,15 @@ class Command(BaseCommand):
 
 def format_report(report: ExpiryReport) -> str:
     """The report as printed: one line per kind of thing removed."""
-    verb = "would remove" if report.dry_run else "removed"
+    done = "to remove" if report.dry_run else "removed"
     lines = [
-        f"Upload handlers {'that would expire' if report.dry_run else 'expired'}: "
+        f"Upload handlers {'to expire' if report.dry_run else 'expired'}: "
         f"{report.expired_handlers:,} "
         f"({report.expired_bytes:,} {'committed' if report.dry_run else 'staged'} bytes)",
-        f"Expired or finalized handler records {verb}: {report.retired_handlers:,}",
-        f"Leftover staged files {verb}: {report.orphan_files:,} ({report.orphan_bytes:,} bytes)",
-        f"Expired download handlers {verb}: {report.download_handlers:,}",
-        f"Expired tickets {verb}: {report.tickets:,}",
+        f"Expired or finalized handler records {done}: {report.retired_handlers:,}",
+        f"Leftover staged files {done}: {report.orphan_files:,} ({report.orphan_bytes:,} bytes)",
+        f"Expired download handlers {done}: {report.download_handlers:,}",
+        f"Expired tickets {done}: {report.tickets:,}",
     ]
     if report.skipped_handlers:
         lines.append(f"Upload handlers skipped (in use or active again): "
