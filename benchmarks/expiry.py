@@ -78,8 +78,9 @@ def make_owners(count: int) -> list[int]:
 
 
 def make_handlers(owners: list[int], count: int, *, states, idle: timedelta) -> None:
-    """``count`` handler rows in bulk, last active ``idle`` ago."""
+    """``count`` handler rows in bulk, last active ``idle`` to ``idle`` + 1 day ago."""
     from django.db import connection
+    from django.db.models import F
     from django.utils import timezone
 
     from chunked_upload.models import UploadHandler
@@ -92,15 +93,16 @@ def make_handlers(owners: list[int], count: int, *, states, idle: timedelta) -> 
         for _ in range(min(BATCH, count - made)):
             state = rng.choice(states)
             size = rng.randrange(0, 64 << 20)
+            active = then - timedelta(seconds=rng.randrange(24 * 3600))
             rows.append(UploadHandler(
                 id=uuid.uuid4(), owner_id=rng.choice(owners), state=state, chunk_size=1 << 20,
-                committed_size=size, chunk_count=size >> 20, last_activity_at=then,
-                finalized_at=then if state == UploadHandler.State.FINALIZED else None,
+                committed_size=size, chunk_count=size >> 20, last_activity_at=active,
+                finalized_at=active if state == UploadHandler.State.FINALIZED else None,
             ))
         UploadHandler.objects.bulk_create(rows)
         made += len(rows)
     # created_at is auto_now_add, so bulk_create stamped it now.
-    UploadHandler.objects.update(created_at=then)
+    UploadHandler.objects.update(created_at=F("last_activity_at") - timedelta(minutes=10))
     # Statistics, as a live table would have them (the planner needs them).
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")

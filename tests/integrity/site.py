@@ -1,4 +1,4 @@
-"""A demo site for one test module: data directory, database, gunicorn server.
+"""A demo site under test: its data directory, its database, its gunicorn server.
 
 The server is the real thing: ``gunicorn project.wsgi`` with several worker
 processes and threads, its own process group (so a test can SIGKILL all of
@@ -35,7 +35,7 @@ def free_port() -> int:
 
 
 class DemoSite:
-    """The demo site of one test module, served by gunicorn."""
+    """The demo site with its own data and database, served by gunicorn."""
 
     def __init__(self, data_dir: Path, database: SiteDatabase, *, workers: int = 4,
                  threads: int = 4) -> None:
@@ -194,7 +194,7 @@ class DemoSite:
         return {path.name.removesuffix(".part"): path.stat().st_size
                 for path in root.glob("*/*.part")} if root.is_dir() else {}
 
-    def stored_files(self) -> dict[str, bytes]:
+    def stored_files(self) -> dict[str, str]:
         """Every file in document storage (by storage name) with its SHA-256."""
         media = self.data_dir / "media"
         root = self.data_dir / VERSIONS
@@ -208,7 +208,8 @@ class DemoSite:
         db = self.database
         versions = dict(db.query(
             "SELECT storage_name, sha256 FROM chunked_upload_documentversion"))
-        assert self.stored_files() == versions, "stored files differ from version rows"
+        stored = self.stored_files()
+        assert stored == versions, f"stored files differ from version rows: {stored=} {versions=}"
         assert db.count("document", "id NOT IN (SELECT document_id FROM "
                         "chunked_upload_documentversion)") == 0, "a document without versions"
         assert db.count("uploadhandler", "state = 'finalized' AND version_id IS NULL") == 0
@@ -216,7 +217,7 @@ class DemoSite:
         rows = dict(db.query("SELECT id, committed_size FROM chunked_upload_uploadhandler "
                              "WHERE state IN ('open', 'complete')"))
         rows = {db.handler_key(key): size for key, size in rows.items()}
-        assert set(live) == set(rows), "staged files differ from live handlers"
+        assert set(live) == set(rows), f"staged files differ from live handlers: {live=} {rows=}"
         for key, committed in rows.items():
             # Bytes past the committed size are a crash's leftovers, cut off
             # by the next request; bytes missing below it would be a loss.
