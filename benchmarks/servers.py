@@ -128,10 +128,13 @@ def _cpu_seconds(pids: list[int]) -> float:
 def prepare_site(env: dict[str, str], username: str, password: str) -> None:
     """Migrate a fresh demo site and create the benchmark's user."""
     manage = [sys.executable, str(ROOT / "manage.py")]
-    subprocess.run([*manage, "migrate", "--verbosity", "0"], cwd=ROOT, env=env, check=True)
+    # Their output goes to stderr: stdout is the report's (--json).
+    subprocess.run([*manage, "migrate", "--verbosity", "0"], cwd=ROOT, env=env, check=True,
+                   stdout=sys.stderr)
     code = (
         "from django.contrib.auth import get_user_model\n"
         f"user, _ = get_user_model().objects.get_or_create(username={username!r})\n"
         f"user.set_password({password!r}); user.save()\n"
     )
-    subprocess.run([*manage, "shell", "--command", code], cwd=ROOT, env=env, check=True)
+    subprocess.run([*manage, "shell", "--command", code], cwd=ROOT, env=env, check=True,
+                   stdout=sys.stderr)

@@ -121,3 +121,18 @@ def test_status_calls_do_not_keep_a_handler_alive(srv, ticket):
     before = UploadHandler.objects.get(pk=handler).last_activity_at
     srv.call("GetUploadHandlerStatus", authenticationTicket=ticket, uploadHandler=handler)
     assert UploadHandler.objects.get(pk=handler).last_activity_at == before
+
+
+def test_a_full_staging_disk_refuses_new_handlers_clearly(srv, ticket, monkeypatch):
+    import errno
+
+    from chunked_upload.staging import StagingError
+    from chunked_upload.staging.local import LocalStaging
+
+    def full(self, path):
+        raise StagingError("cannot create staged file: No space left on device", errno.ENOSPC)
+
+    monkeypatch.setattr(LocalStaging, "_create", full)
+    answer = srv.call("CreateUploadHandler", authenticationTicket=ticket, PreferedChunkSize="0")
+    assert (answer.error, answer["errorCode"]) == ("Limit exceeded: staging space.", "4130")
+    assert not UploadHandler.objects.exists()

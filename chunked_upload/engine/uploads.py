@@ -82,7 +82,10 @@ def create_handler(ticket: Ticket, preferred_chunk_size: int | None) -> UploadHa
         )
         # The staged file exists from the start, so a missing one always
         # means lost bytes, never "no chunk yet".
-        get_staging().open(str(handler.id), create=True).close()
+        try:
+            get_staging().open(str(handler.id), create=True).close()
+        except StagingError as exc:
+            raise _staging_failure(exc) from exc
     logger.info("upload handler %s created for user %s", handler.id, ticket.user_id)
     signals.handler_created.send(UploadHandler, handler=handler)
     return handler
