@@ -15,6 +15,7 @@ from django.utils.formats import localize
 from django.utils.timezone import template_localtime
 
 from chunked_upload import signals
+from chunked_upload.admin.uploads import LEDGER_ROWS, OwnerFilter
 from chunked_upload.engine import uploads
 from chunked_upload.models import Chunk, DocumentVersion, Ticket, UploadHandler
 from tests.factories import TicketFactory, UploadHandlerFactory, UserFactory
@@ -73,8 +74,6 @@ def test_the_owner_filter_lists_owners_and_each_owner_links_to_it(admin_client):
 
 
 def test_with_many_owners_the_owner_filter_lists_only_the_chosen_one(admin_client):
-    from chunked_upload.admin.uploads import OwnerFilter
-
     handlers = [make_handler() for _ in range(OwnerFilter.LIMIT + 1)]
     chosen = handlers[0].owner
     filters = admin_client.get(CHANGELIST, {"owner": chosen.pk}).context["cl"].filter_specs
@@ -151,8 +150,6 @@ def test_the_detail_page_shows_the_chunk_ledger_read_only(admin_client):
 
 
 def test_a_long_ledger_shows_its_latest_chunks(admin_client):
-    from chunked_upload.admin.uploads import LEDGER_ROWS
-
     handler = make_handler()
     total = LEDGER_ROWS + 5
     Chunk.objects.bulk_create(Chunk(handler=handler, index=i, offset=i, length=1, crc32=i)
@@ -207,7 +204,10 @@ def test_expire_action_waits_for_a_chunk_being_written(admin_client):
 def test_delete_action_confirms_then_deletes_through_the_engine(admin_client):
     handler = make_handler(b"x" * 30)
     deleted = []
-    receiver = lambda handler, staged_bytes, **kw: deleted.append((handler.pk, staged_bytes))  # noqa: E731
+
+    def receiver(handler, staged_bytes, **kwargs):
+        deleted.append((handler.pk, staged_bytes))
+
     signals.handler_deleted.connect(receiver)
     try:
         confirm = post_action(admin_client, "delete_selected", handler)

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 from chunked_upload.models import UploadHandler
 from tests.factories import PASSWORD, UserFactory
@@ -43,6 +44,9 @@ def browser():
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+        # Inside sync_playwright() the code runs in another contextvars context,
+        # so the test's ORM calls opened database connections of their own.
+        connections.close_all()
 
 
 @pytest.fixture
