@@ -140,6 +140,18 @@ def test_a_staged_file_younger_than_the_grace_period_is_left_alone():
     assert orphan in staged_keys()
 
 
+def test_a_finalized_handlers_leftover_staged_file_goes_at_once(srv, ticket):
+    # A crash between a finalize's commit and its staged-file removal leaves one.
+    srv.upload(ticket, b"content", 1 << 20, path="/a.txt")
+    key = str(UploadHandler.objects.get().pk)
+    with get_staging().open(key, create=True) as staged:
+        staged.write(b"content")
+    output = run()
+    assert key not in staged_keys()
+    assert "Leftover staged files removed: 1 (7 bytes)" in output
+    assert srv.download(ticket, "/a.txt") == b"content"
+
+
 def test_an_open_handlers_old_staged_file_is_not_an_orphan():
     handler = make_handler(b"x" * 10, idle=HOUR)
     then = (timezone.now() - 48 * HOUR).timestamp()

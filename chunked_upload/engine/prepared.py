@@ -176,7 +176,10 @@ def insert(obj: Model, using: str) -> None:
         sql = (f"INSERT INTO {quote(meta.db_table)} "
                f"({', '.join(quote(field.column) for field in fields)}) "
                f"VALUES ({', '.join(['%s'] * len(fields))})")
-        return f"{sql} {connection.ops.return_insert_columns([meta.pk])[0]}" if returning else sql
+        # The clause Django itself appends on these backends (its helper for it
+        # was renamed in Django 6.1).
+        returned = f"{quote(meta.db_table)}.{quote(meta.pk.column)}"
+        return f"{sql} RETURNING {returned}" if returning else sql
 
     sql = _cached_sql(connection, ("insert", meta.label), build)
     values = [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]

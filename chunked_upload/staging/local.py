@@ -203,5 +203,10 @@ class LocalStaging(StagingBackend):
             if not sub.is_dir():
                 continue
             for entry in os.scandir(sub):
-                if entry.name.endswith(SUFFIX):
-                    yield entry.name[: -len(SUFFIX)], entry.stat().st_size
+                if not entry.name.endswith(SUFFIX):
+                    continue
+                try:
+                    size = entry.stat().st_size
+                except FileNotFoundError:
+                    continue  # removed since the directory was listed (a finalize, a sweep)
+                yield entry.name[: -len(SUFFIX)], size
