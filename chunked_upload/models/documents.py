@@ -30,22 +30,14 @@ def _unique_per_parent(model: str, parent: str) -> list[models.UniqueConstraint]
     ]
 
 
-class Folder(models.Model):
-    """A folder; ``parent`` is None at the root."""
+class NamedEntry(models.Model):
+    """A folder or document name, unique per parent as names match."""
 
-    parent = models.ForeignKey(
-        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="children"
-    )
     name = models.CharField(max_length=255)
     name_key = models.CharField(max_length=255, editable=False)
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["name_key"]
-        constraints = _unique_per_parent("folder", "parent")
+        abstract = True
 
     def __str__(self) -> str:
         return self.name
@@ -55,14 +47,28 @@ class Folder(models.Model):
         super().save(*args, **kwargs)
 
 
-class Document(models.Model):
+class Folder(NamedEntry):
+    """A folder; ``parent`` is None at the root."""
+
+    parent = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="children"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name_key"]
+        constraints = _unique_per_parent("folder", "parent")
+
+
+class Document(NamedEntry):
     """A named document in a folder; its content is in its versions."""
 
     folder = models.ForeignKey(
         Folder, on_delete=models.PROTECT, null=True, blank=True, related_name="documents"
     )
-    name = models.CharField(max_length=255)
-    name_key = models.CharField(max_length=255, editable=False)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="documents"
     )
@@ -74,17 +80,6 @@ class Document(models.Model):
     class Meta:
         ordering = ["name_key"]
         constraints = _unique_per_parent("document", "folder")
-
-    def __str__(self) -> str:
-        return self.name
-
-    def save(self, *args, **kwargs) -> None:
-        self.name_key = name_key(self.name)
-        super().save(*args, **kwargs)
-
-    @property
-    def latest_version(self) -> DocumentVersion | None:
-        return self.versions.order_by("-number").first()
 
 
 class DocumentVersion(models.Model):
