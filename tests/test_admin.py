@@ -19,7 +19,7 @@ from chunked_upload.admin.uploads import LEDGER_ROWS, OwnerFilter
 from chunked_upload.engine import uploads
 from chunked_upload.models import Chunk, DocumentVersion, Ticket, UploadHandler
 from tests.factories import TicketFactory, UploadHandlerFactory, UserFactory
-from tests.test_expire import make_handler, staged_keys
+from tests.test_expire import hold_chunk_open, make_handler, staged_keys
 
 pytestmark = pytest.mark.django_db(transaction=True)
 State = UploadHandler.State
@@ -179,17 +179,7 @@ def test_expire_action_waits_for_a_chunk_being_written(admin_client):
     handler = make_handler(b"a" * 10)
     locked, release = threading.Event(), threading.Event()
 
-    def chunk_in_progress():
-        try:
-            with uploads.ChunkAppend(handler.ticket, handler.pk) as append:
-                locked.set()
-                release.wait(10)
-                append.write(b"b" * 5)
-                append.commit(zlib.crc32(b"b" * 5), last_chunk=False, chunk_offset=None)
-        finally:
-            connection.close()
-
-    upload = threading.Thread(target=chunk_in_progress)
+    upload = threading.Thread(target=hold_chunk_open, args=(handler, locked, release))
     upload.start()
     assert locked.wait(10)
     threading.Timer(0.3, release.set).start()

@@ -45,6 +45,18 @@ def make_handler(data: bytes = b"", *, idle=timedelta(0), age=None, last=False, 
     return UploadHandler.objects.get(pk=handler.pk)
 
 
+def hold_chunk_open(handler, locked: threading.Event, release: threading.Event) -> None:
+    """Append 5 bytes to ``handler``, holding its lock until ``release`` is set."""
+    try:
+        with uploads.ChunkAppend(handler.ticket, handler.pk) as append:
+            locked.set()
+            release.wait(10)
+            append.write(b"b" * 5)
+            append.commit(zlib.crc32(b"b" * 5), last_chunk=False, chunk_offset=None)
+    finally:
+        connection.close()
+
+
 def staged_keys() -> dict[str, int]:
     return dict(get_staging().keys())
 
@@ -223,23 +235,13 @@ def test_a_handler_receiving_a_chunk_during_the_run_is_not_expired():
     locked, release = threading.Event(), threading.Event()
     reports = []
 
-    def chunk_in_progress():
-        try:
-            with uploads.ChunkAppend(handler.ticket, handler.pk) as append:
-                locked.set()
-                release.wait(10)
-                append.write(b"b" * 5)
-                append.commit(zlib.crc32(b"b" * 5), last_chunk=False, chunk_offset=None)
-        finally:
-            connection.close()
-
     def sweep():
         try:
             reports.append(expiry.expire_all(rules))
         finally:
             connection.close()
 
-    upload = threading.Thread(target=chunk_in_progress)
+    upload = threading.Thread(target=hold_chunk_open, args=(handler, locked, release))
     upload.start()
     assert locked.wait(10)
     sweeper = threading.Thread(target=sweep)
