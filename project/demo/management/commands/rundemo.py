@@ -1,5 +1,7 @@
 """``manage.py rundemo``: migrate, make a demo account, serve the site."""
 
+import os
+
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
@@ -14,6 +16,9 @@ class Command(BaseCommand):
         parser.add_argument("--password", default="demo")
 
     def handle(self, *args, addrport, username, password, **options):
+        if os.environ.get("RUN_MAIN") == "true":  # runserver's autoreloader child: set up already
+            call_command("runserver", addrport)
+            return
         call_command("migrate", interactive=False, verbosity=0)
         user, _ = get_user_model().objects.get_or_create(
             username=username, defaults={"is_staff": True, "is_superuser": True}
