@@ -9,25 +9,20 @@ import base64
 import os
 import textwrap
 import tracemalloc
-import zlib
 from xml.etree import ElementTree as ET
 
 import pytest
 
-from chunked_upload.engine.checksums import format_crc
 from chunked_upload.models import UploadHandler
 from chunked_upload.wire.soap import SoapView
 from tests.factories import PASSWORD
+from tests.srv import crc
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
 TNS = "http://tempuri.org/"
-
-
-def crc(data: bytes) -> str:
-    return format_crc(zlib.crc32(data))
 
 
 def envelope(body: str, version: str = "1.1", header: str = "") -> str:

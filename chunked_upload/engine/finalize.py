@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import mimetypes
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
@@ -51,7 +51,6 @@ class VersionOptions:
     keywords: str | None = None
     mp_version: tuple[int, int, int] | None = None
     modified_at: datetime | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
