@@ -31,16 +31,8 @@ except AttributeError:  # not Linux
 _NAME = re.compile(r"/([A-Za-z0-9_.-]{1,100})")
 
 
-def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-    """Append the request body to the file named by the path; answer its size."""
-    match = _NAME.fullmatch(environ.get("PATH_INFO", ""))
-    if environ["REQUEST_METHOD"] != "POST" or match is None:
-        start_response("404 Not Found", [("Content-Type", "text/plain")])
-        return [b"not found\n"]
-    path = os.path.join(os.environ["FLOOR_DIR"], match.group(1))
-    remaining = int(environ.get("CONTENT_LENGTH") or 0)
-    stream = environ["wsgi.input"]
-    durable = os.environ.get("FLOOR_FSYNC", "1") == "1"
+def append_body(stream: Any, remaining: int, path: str, *, durable: bool = True) -> int:
+    """Append ``remaining`` bytes read from ``stream`` to ``path``; its new size."""
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         position, unsynced = os.lseek(fd, 0, os.SEEK_END), 0
@@ -59,9 +51,20 @@ def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> 
                 unsynced = 0
         if durable:
             os.fsync(fd)
-        size = os.fstat(fd).st_size
+        return os.fstat(fd).st_size
     finally:
         os.close(fd)
+
+
+def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """Append the request body to the file named by the path; answer its size."""
+    match = _NAME.fullmatch(environ.get("PATH_INFO", ""))
+    if environ["REQUEST_METHOD"] != "POST" or match is None:
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"not found\n"]
+    path = os.path.join(os.environ["FLOOR_DIR"], match.group(1))
+    size = append_body(environ["wsgi.input"], int(environ.get("CONTENT_LENGTH") or 0), path,
+                       durable=os.environ.get("FLOOR_FSYNC", "1") == "1")
     body = b"%d\n" % size
     start_response("200 OK", [("Content-Type", "text/plain"),
                               ("Content-Length", str(len(body)))])

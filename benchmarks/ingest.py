@@ -85,6 +85,8 @@ class Run:
     idle_rss_mib: float
     peak_rss_mib: float
     cache_floor_mbps: float | None = None  # --cache-floor: the floor without fsync
+    django_floor_mbps: float | None = None  # --django-floor: the floor behind Django
+    django_floor_ratio: float | None = None  # ... divided by the floor run of the pair
 
 
 @dataclass
@@ -131,7 +133,17 @@ def main(argv: list[str] | None = None) -> int:
             cache_floor = Gunicorn("benchmarks.floor:application", args.workers,
                                    {**floor_env, "FLOOR_FSYNC": "0"}, data_dir / "cache.log")
             servers.append(cache_floor)
-        runs, downloads = _measure(args, cases, source, ours, floor, cache_floor, data_dir)
+        django_floor = None
+        if args.django_floor:
+            (data_dir / "django-floor").mkdir(exist_ok=True)
+            django_floor = Gunicorn(
+                "benchmarks.django_floor.wsgi:application", args.workers,
+                {**env, "FLOOR_DIR": str(data_dir / "django-floor"),
+                 "DJANGO_SETTINGS_MODULE": "benchmarks.django_floor.settings"},
+                data_dir / "django-floor.log")
+            servers.append(django_floor)
+        references = {"cache": cache_floor, "django": django_floor}
+        runs, downloads = _measure(args, cases, source, ours, floor, references, data_dir)
     except BenchmarkError as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1
@@ -163,6 +175,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--cache-floor", action="store_true",
                         help="also time the floor without fsync (page cache only), for reference")
+    parser.add_argument("--django-floor", action="store_true",
+                        help="also time the floor behind the demo site's Django and a DRF view "
+                        "(benchmarks/django_floor), for reference")
     args = parser.parse_args(argv)
     unknown = set(args.cases.split(",")) - set(CASES)
     if unknown or args.size < 1 or args.repeat < 1 or args.workers < 1:
@@ -180,11 +195,12 @@ def _site_env(data_dir: Path, database_url: str | None) -> dict[str, str]:
     return env
 
 
-def _measure(args, cases, source, ours, floor, cache_floor, data_dir):
+def _measure(args, cases, source, ours, floor, references, data_dir):
     srv = Srv(ours.port)
     ticket = srv.log_in(USER, PASSWORD)
     floor_conn = Connection(floor.port)
-    cache_conn = Connection(cache_floor.port) if cache_floor else None
+    # Reference targets, timed before the pair for information: name -> connection.
+    others = {name: Connection(server.port) for name, server in references.items() if server}
     view = memoryview(source.data)
     runs: dict[str, list[Run]] = {case.name: [] for case in cases}
     downloads: list[float] = []
@@ -193,10 +209,12 @@ def _measure(args, cases, source, ours, floor, cache_floor, data_dir):
         label = "warm-up" if rep == 0 else f"run {rep}/{args.repeat}"
         for case in cases:
             name = f"{case.name}-{rep}"
-            cache_seconds = None
-            if cache_conn is not None:
-                cache_seconds = floor_upload(cache_conn, f"cache-{name}", view, case.chunk_size)
-                _check_floor(data_dir / "floor" / f"cache-{name}", args.size)
+            reference_seconds = {}
+            for other, conn in others.items():
+                reference_seconds[other] = floor_upload(conn, f"{other}-{name}", view,
+                                                        case.chunk_size)
+                directory = "django-floor" if other == "django" else "floor"
+                _check_floor(data_dir / directory / f"{other}-{name}", args.size)
             probe = floor.probe()
             floor_seconds = floor_upload(floor_conn, name, view, case.chunk_size)
             floor_cost = probe.finish()
@@ -218,8 +236,11 @@ def _measure(args, cases, source, ours, floor, cache_floor, data_dir):
             stored.unlink()
             run = _run(args.size, upload.seconds, floor_seconds, upload.finalize_seconds,
                        cost, floor_cost)
-            if cache_seconds is not None:
-                run.cache_floor_mbps = args.size / cache_seconds / 1e6
+            if "cache" in reference_seconds:
+                run.cache_floor_mbps = args.size / reference_seconds["cache"] / 1e6
+            if "django" in reference_seconds:
+                run.django_floor_mbps = args.size / reference_seconds["django"] / 1e6
+                run.django_floor_ratio = floor_seconds / reference_seconds["django"]
             print(f"{label:>9} {case.name:<17} ours {run.ours_mbps:7.1f} MB/s  floor "
                   f"{run.floor_mbps:7.1f} MB/s  ratio {run.ratio:5.2f}  finalize "
                   f"{run.finalize_ms:6.1f} ms  rss +{run.peak_rss_mib - run.idle_rss_mib:.1f} "
@@ -228,8 +249,8 @@ def _measure(args, cases, source, ours, floor, cache_floor, data_dir):
                 runs[case.name].append(run)
     srv.close()
     floor_conn.close()
-    if cache_conn is not None:
-        cache_conn.close()
+    for conn in others.values():
+        conn.close()
     return runs, downloads
 
 

@@ -27,6 +27,10 @@ def summarize(args: Any, cases: list, runs: dict, downloads: list[float]) -> dic
             "floor_mbps": median(run.floor_mbps for run in case_runs),
             "cache_floor_mbps": (median(run.cache_floor_mbps for run in case_runs)
                                  if case_runs[0].cache_floor_mbps is not None else None),
+            "django_floor_mbps": (median(run.django_floor_mbps for run in case_runs)
+                                  if case_runs[0].django_floor_mbps is not None else None),
+            "django_floor_ratio": (median(run.django_floor_ratio for run in case_runs)
+                                   if case_runs[0].django_floor_ratio is not None else None),
             "ratio": ratio, "target": case.target,
             "meets_target": None if case.target is None else ratio >= case.target,
             "idle_rss_mib": worst.idle_rss_mib, "peak_rss_mib": worst.peak_rss_mib,
@@ -78,6 +82,9 @@ def table(report: dict) -> str:
             f"{row['finalize_ms']:>6.1f} (max {row['finalize_ms_max']:.0f})"
             + ("" if row["cache_floor_mbps"] is None else
                f"  [floor without fsync: {row['cache_floor_mbps']:.0f} MB/s]")
+            + ("" if row["django_floor_mbps"] is None else
+               f"  [floor behind Django: {row['django_floor_mbps']:.0f} MB/s, "
+               f"ratio {row['django_floor_ratio']:.2f}]")
         )
     download = report["download"]
     if download["mbps"] is not None:
