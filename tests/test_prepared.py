@@ -1,10 +1,12 @@
 """The chunk path's prepared statements read and write exactly what the ORM does."""
 
+import gc
 import uuid
+import weakref
 from datetime import timedelta
 
 import pytest
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -91,3 +93,15 @@ def test_update_of_a_deleted_row_fails():
     UploadHandler.objects.filter(pk=handler.pk).delete()
     with pytest.raises(DatabaseError):
         prepared.update(handler, ["committed_size"], "default")
+
+
+def test_compiled_statements_do_not_keep_a_connection_alive():
+    # Each thread of a threaded server has its own connection object; what is
+    # compiled for one (converters bound to it) must go when it goes.
+    other = connections.create_connection("default")
+    assert BY_HASH._compile(other, "default") is not None
+    prepared._cached_sql(other, ("probe",), lambda: "SELECT 1")
+    gone = weakref.ref(other)
+    del other
+    gc.collect()
+    assert gone() is None

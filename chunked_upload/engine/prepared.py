@@ -23,7 +23,6 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
-from weakref import WeakKeyDictionary
 
 from django.db import DatabaseError, connections
 from django.db.models import Model
@@ -37,9 +36,23 @@ _VENDORS = frozenset({"sqlite", "postgresql", "mysql"})
 @dataclass(frozen=True)
 class _Select:
     sql: str
-    # The selected expressions that have converters, with their positions.
-    converted: tuple[tuple[int, Any], ...]
+    # The selected expressions that have converters: position, expression, converters.
+    converted: tuple[tuple[int, Any, tuple[Any, ...]], ...]
     groups: tuple[tuple[type[Model], str | None, tuple[str, ...]], ...]
+
+
+def _statements(connection: Any) -> dict[Any, Any]:
+    """This connection's compiled statements.
+
+    Kept on the connection object itself: what is compiled holds the backend's
+    converters, which are bound to the connection, so a cache outside it
+    (even a weak one) would keep every connection ever opened alive.
+    """
+    try:
+        return connection._chunked_upload_statements
+    except AttributeError:
+        connection._chunked_upload_statements = statements = {}
+        return statements
 
 
 class PreparedGet(Generic[M]):
@@ -56,7 +69,6 @@ class PreparedGet(Generic[M]):
                  related: Iterable[str] = (), for_update: bool = False) -> None:
         self.model, self.field_name, self.sample = model, field, sample
         self.related, self.for_update = tuple(related), for_update
-        self._compiled: WeakKeyDictionary[Any, _Select | None] = WeakKeyDictionary()
 
     def get(self, value: object, using: str) -> M | None:
         """The row whose field equals ``value``, or None."""
@@ -94,8 +106,9 @@ class PreparedGet(Generic[M]):
         return rows.select_for_update() if self.for_update else rows
 
     def _compile(self, connection: Any, using: str) -> _Select | None:
-        if connection in self._compiled:
-            return self._compiled[connection]
+        statements = _statements(connection)
+        if self in statements:
+            return statements[self]
         compiled = None
         if connection.vendor in _VENDORS:
             groups = [(self.model, None, _attnames(self.model))]
@@ -112,12 +125,15 @@ class PreparedGet(Generic[M]):
             sql, params = compiler.as_sql()
             if list(params) == [_prep(self._field(), self.sample, connection)]:
                 columns = [column[0] for column in compiler.select[:compiler.col_count]]
-                converted = tuple((position, column) for position, column in enumerate(columns)
-                                  if _converters(column, connection))
+                converted = tuple(
+                    (position, column, converters)
+                    for position, column in enumerate(columns)
+                    if (converters := _converters(column, connection))
+                )
                 compiled = _Select(sql, converted, tuple(groups))
             else:  # pragma: no cover - a backend that inlines or adds parameters
                 logger.warning("not preparing %s: unexpected parameters", self.model.__name__)
-        self._compiled[connection] = compiled
+        statements[self] = compiled
         return compiled
 
 
@@ -125,21 +141,17 @@ def _attnames(model: type[Model]) -> tuple[str, ...]:
     return tuple(field.attname for field in model._meta.concrete_fields)
 
 
-def _converters(column: Any, connection: Any) -> list:
-    return connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+def _converters(column: Any, connection: Any) -> tuple[Any, ...]:
+    return (*connection.ops.get_db_converters(column), *column.get_db_converters(connection))
 
 
-def _convert(row: tuple, converted: tuple[tuple[int, Any], ...], connection: Any) -> list:
-    """What a queryset does to a fetched row: the backend's and the fields' converters.
-
-    They are looked up again on every row (only for the columns that have
-    some) rather than kept: they are bound to the connection, which a cache
-    keyed by the connection must not hold on to.
-    """
+def _convert(row: tuple, converted: tuple[tuple[int, Any, tuple[Any, ...]], ...],
+             connection: Any) -> list:
+    """What a queryset does to a fetched row: the backend's and the fields' converters."""
     row = list(row)
-    for position, column in converted:
+    for position, column, converters in converted:
         value = row[position]
-        for converter in _converters(column, connection):
+        for converter in converters:
             value = converter(value, column, connection)
         row[position] = value
     return row
@@ -150,11 +162,8 @@ def _prep(field: Any, value: object, connection: Any) -> object:
     return field.get_db_prep_value(field.get_prep_value(value), connection, prepared=True)
 
 
-_SQL: WeakKeyDictionary[Any, dict[tuple, str]] = WeakKeyDictionary()
-
-
 def _cached_sql(connection: Any, key: tuple, build: Any) -> str:
-    statements = _SQL.setdefault(connection, {})
+    statements = _statements(connection)
     if key not in statements:
         statements[key] = build()
     return statements[key]
