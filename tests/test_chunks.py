@@ -244,3 +244,27 @@ def test_lost_staged_bytes_are_a_system_error_not_silent_corruption(srv, ticket,
     assert "Traceback" not in answer.error and "/" not in answer.error
     ref = answer.error.split("ref ")[1].rstrip(")")
     assert any(ref in record.getMessage() and record.exc_info for record in caplog.records)
+
+
+def test_a_failed_fsync_records_nothing_and_cuts_the_bytes_off(srv, ticket, handler, monkeypatch):
+    # The ledger row and the new size are written before the fsync (so the disk
+    # writes meanwhile): a failing fsync must roll them back with the bytes.
+    import errno
+
+    from chunked_upload.staging import StagingError
+    from chunked_upload.staging.local import LocalStagedFile
+
+    srv.send_chunk(ticket, handler, b"committed", last=False)
+
+    def failing_sync(self):
+        raise StagingError("cannot sync staged file: Input/output error", errno.EIO)
+
+    monkeypatch.setattr(LocalStagedFile, "sync", failing_sync)
+    answer = srv.send_chunk(ticket, handler, b" lost", last=False)
+    assert answer["errorCode"] == "5000"
+    monkeypatch.undo()
+    assert staged(handler) == b"committed"
+    assert UploadHandler.objects.get(pk=handler).committed_size == 9
+    assert Chunk.objects.filter(handler=handler).count() == 1
+    answer = srv.send_chunk(ticket, handler, b" resent", last=True, chunkOffset=9)
+    assert answer["filehexcrc"] == crc(b"committed resent")

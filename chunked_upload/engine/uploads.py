@@ -7,8 +7,10 @@ The append protocol, for one chunk:
    write and its commit leaves such bytes; the client resends them);
 3. write the chunk's bytes as they arrive, updating its CRC on the way;
 4. compare the CRC; on a mismatch cut the bytes off again;
-5. fsync, then record the new committed size and the ledger row, commit,
-   and only then answer. So an acknowledged byte is always durable.
+5. start the disk's writeback, write the new committed size and the ledger
+   row (while the disk writes), fsync, then commit, and only then answer. So
+   an acknowledged byte is always durable, and a committed size never
+   counts a byte that is not.
 """
 
 from __future__ import annotations
@@ -161,6 +163,7 @@ class ChunkAppend:
                 self.handler.id, staged.size - self.handler.committed_size,
             )
         staged.truncate(self.handler.committed_size)
+        self._base = self.handler.committed_size  # where a cut back returns to
         self._staged = staged
         self._sha = Sha256State(bytes(self.handler.sha256_state) or None)
 
@@ -237,10 +240,7 @@ class ChunkAppend:
 
     def _append(self, last_chunk: bool) -> ChunkResult:
         handler = self.handler
-        try:
-            self._staged.sync()
-        except StagingError as exc:
-            raise _staging_failure(exc) from exc
+        self._staged.start_sync()
         now = timezone.now()
         alias = handlers.db_alias()
         chunk = Chunk(
@@ -259,7 +259,13 @@ class ChunkAppend:
             handler.completed_at = now
             fields += ["state", "completed_at"]
         prepared.update(handler, fields, alias)  # handler.save(update_fields=fields)
-        self._staged = None  # committed: nothing to cut back any more
+        # Durable before the commit: a failure here rolls the statements back
+        # and (in __exit__) cuts the bytes off again.
+        try:
+            self._staged.sync()
+        except StagingError as exc:
+            raise _staging_failure(exc) from exc
+        self._staged = None  # nothing to cut back any more: the commit follows
         transaction.on_commit(lambda: self._announce(chunk, last_chunk), using=handlers.db_alias())
         return self._result()
 
@@ -282,7 +288,7 @@ class ChunkAppend:
     def _cut_back(self) -> None:
         if self._staged is not None:
             try:
-                self._staged.truncate(self.handler.committed_size)
+                self._staged.truncate(self._base)
             except StagingError:
                 # The next request that locks the handler cuts them off.
                 logger.exception("upload handler %s: cannot cut back staged bytes", self.handler.id)

@@ -42,6 +42,15 @@ class StagedFile(abc.ABC):
     def write(self, data: bytes | memoryview) -> None:
         """Append ``data`` at the current position."""
 
+    def start_sync(self) -> None:
+        """Start making what was written durable, without waiting (a hint).
+
+        The engine calls it once a chunk's last byte is written and then does
+        its database work before :meth:`sync`, so the disk writes meanwhile.
+        A backend without such a hint leaves everything to :meth:`sync`.
+        """
+        return
+
     @abc.abstractmethod
     def sync(self) -> None:
         """Make everything written so far durable."""

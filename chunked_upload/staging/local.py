@@ -87,12 +87,16 @@ class LocalStagedFile(StagedFile):
         except OSError as exc:
             raise StagingError(f"cannot write staged file: {exc.strerror}", exc.errno) from exc
         self._unsynced += len(data)
-        if self._unsynced >= WRITE_BEHIND and _sync_file_range is not None:
+        if self._unsynced >= WRITE_BEHIND:
+            self.start_sync()
+
+    def start_sync(self) -> None:
+        if self._unsynced and _sync_file_range is not None:
             end = os.lseek(self._fd, 0, os.SEEK_CUR)
             # Only a hint: a failure here is the fsync's to report.
             _sync_file_range(self._fd, end - self._unsynced, self._unsynced,
                              _SYNC_FILE_RANGE_WRITE)
-            self._unsynced = 0
+        self._unsynced = 0
 
     def sync(self) -> None:
         try:
