@@ -37,6 +37,7 @@ from ..models import Chunk, Ticket, UploadHandler
 from ..staging import StagedFile, StagingError, get_staging
 from . import handlers, prepared
 from .checksums import Sha256State, crc32, crc32_combine
+from .hashing import PipelinedSha256
 
 logger = logging.getLogger("chunked_upload")
 State = UploadHandler.State
@@ -165,7 +166,7 @@ class ChunkAppend:
         staged.truncate(self.handler.committed_size)
         self._base = self.handler.committed_size  # where a cut back returns to
         self._staged = staged
-        self._sha = Sha256State(bytes(self.handler.sha256_state) or None)
+        self._sha = PipelinedSha256(Sha256State(bytes(self.handler.sha256_state) or None))
 
     def __exit__(self, *exc_info: object) -> None:
         if self._staged is not None:
@@ -251,7 +252,7 @@ class ChunkAppend:
         handler.crc32 = crc32_combine(handler.crc32, self._crc, self.length)
         handler.committed_size += self.length
         handler.chunk_count += 1
-        handler.sha256_state = self._sha.to_bytes()
+        handler.sha256_state = self._sha.state().to_bytes()
         handler.last_activity_at = now
         fields = ["crc32", "committed_size", "chunk_count", "sha256_state", "last_activity_at"]
         if last_chunk:
