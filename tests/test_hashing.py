@@ -6,12 +6,13 @@ import hashlib
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chunked_upload.engine.checksums import Sha256State
+from chunked_upload.engine.checksums import SHA256_BACKEND, Sha256State
 from chunked_upload.engine.hashing import HAND_OVER_SIZE, PipelinedSha256
 
 # Around the hand-over threshold, so pieces go both ways in one stream.
@@ -31,6 +32,27 @@ def test_pieces_are_hashed_in_order(sizes, seed):
         hasher.update(memoryview(data)[position:position + size])
         position += size
     assert hasher.state().hexdigest() == hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.skipif(SHA256_BACKEND != "openssl", reason="the fallback hashes in line")
+def test_large_pieces_go_to_a_helper_thread_and_small_ones_do_not():
+    threads = []
+
+    class Recording(type(Sha256State())):
+        __slots__ = ()
+
+        def update(self, data):
+            threads.append((len(data), threading.current_thread().name))
+            super().update(data)
+
+    hasher = PipelinedSha256(Recording())
+    hasher.update(bytes(HAND_OVER_SIZE))
+    hasher.update(b"small")
+    hasher.state()
+    (large, large_thread), (small, small_thread) = threads
+    assert (large, small) == (HAND_OVER_SIZE, 5)
+    assert large_thread.startswith("chunked_upload-sha256")
+    assert small_thread == threading.current_thread().name
 
 
 def test_a_resumed_state_continues():

@@ -41,7 +41,8 @@ def _forget_pool() -> None:
     _executor = None
 
 
-os.register_at_fork(after_in_child=_forget_pool)
+if hasattr(os, "register_at_fork"):  # POSIX; elsewhere there is no fork to survive
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 class PipelinedSha256:
