@@ -128,21 +128,23 @@ def main(argv: list[str] | None = None) -> int:
         floor = Gunicorn("benchmarks.floor:application", args.workers, floor_env,
                          data_dir / "floor.log")
         servers.append(floor)
-        cache_floor = None
-        if args.cache_floor:
-            cache_floor = Gunicorn("benchmarks.floor:application", args.workers,
-                                   {**floor_env, "FLOOR_FSYNC": "0"}, data_dir / "cache.log")
-            servers.append(cache_floor)
-        django_floor = None
-        if args.django_floor:
-            (data_dir / "django-floor").mkdir(exist_ok=True)
-            django_floor = Gunicorn(
-                "benchmarks.django_floor.wsgi:application", args.workers,
-                {**env, "FLOOR_DIR": str(data_dir / "django-floor"),
-                 "DJANGO_SETTINGS_MODULE": "benchmarks.django_floor.settings"},
-                data_dir / "django-floor.log")
-            servers.append(django_floor)
-        references = {"cache": cache_floor, "django": django_floor}
+        # Reference servers, timed before each pair for information, each appending
+        # to its own directory: the floor without fsync, and the floor behind Django.
+        references: dict[str, tuple[Gunicorn, Path]] = {}
+        for name, wanted, app, app_env in (
+            ("cache", args.cache_floor, "benchmarks.floor:application",
+             {"FLOOR_FSYNC": "0"}),
+            ("django", args.django_floor, "benchmarks.django_floor.wsgi:application",
+             {"DJANGO_SETTINGS_MODULE": "benchmarks.django_floor.settings"}),
+        ):
+            if wanted:
+                directory = data_dir / f"{name}-floor"
+                directory.mkdir(exist_ok=True)
+                server = Gunicorn(app, args.workers,
+                                  {**env, **app_env, "FLOOR_DIR": str(directory)},
+                                  data_dir / f"{name}-floor.log")
+                servers.append(server)
+                references[name] = (server, directory)
         runs, downloads = _measure(args, cases, source, ours, floor, references, data_dir)
     except BenchmarkError as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
@@ -199,8 +201,8 @@ def _measure(args, cases, source, ours, floor, references, data_dir):
     srv = Srv(ours.port)
     ticket = srv.log_in(USER, PASSWORD)
     floor_conn = Connection(floor.port)
-    # Reference targets, timed before the pair for information: name -> connection.
-    others = {name: Connection(server.port) for name, server in references.items() if server}
+    others = {name: (Connection(server.port), directory)
+              for name, (server, directory) in references.items()}
     view = memoryview(source.data)
     runs: dict[str, list[Run]] = {case.name: [] for case in cases}
     downloads: list[float] = []
@@ -210,11 +212,9 @@ def _measure(args, cases, source, ours, floor, references, data_dir):
         for case in cases:
             name = f"{case.name}-{rep}"
             reference_seconds = {}
-            for other, conn in others.items():
-                reference_seconds[other] = floor_upload(conn, f"{other}-{name}", view,
-                                                        case.chunk_size)
-                directory = "django-floor" if other == "django" else "floor"
-                _check_floor(data_dir / directory / f"{other}-{name}", args.size)
+            for other, (conn, directory) in others.items():
+                reference_seconds[other] = floor_upload(conn, name, view, case.chunk_size)
+                _check_floor(directory / name, args.size)
             probe = floor.probe()
             floor_seconds = floor_upload(floor_conn, name, view, case.chunk_size)
             floor_cost = probe.finish()
@@ -249,7 +249,7 @@ def _measure(args, cases, source, ours, floor, references, data_dir):
                 runs[case.name].append(run)
     srv.close()
     floor_conn.close()
-    for conn in others.values():
+    for conn, _ in others.values():
         conn.close()
     return runs, downloads
 
