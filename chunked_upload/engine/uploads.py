@@ -7,10 +7,10 @@ The append protocol, for one chunk:
    write and its commit leaves such bytes; the client resends them);
 3. write the chunk's bytes as they arrive, updating its CRC on the way;
 4. compare the CRC; on a mismatch cut the bytes off again;
-5. start the disk's writeback, write the new committed size and the ledger
-   row (while the disk writes), fsync, then commit, and only then answer. So
-   an acknowledged byte is always durable, and a committed size never
-   counts a byte that is not.
+5. start the disk's writeback, insert the ledger row (while the disk
+   writes), fsync, write the new committed size and SHA-256 state, commit,
+   and only then answer. So an acknowledged byte is always durable, and a
+   committed size never counts a byte that is not.
 """
 
 from __future__ import annotations
@@ -241,6 +241,10 @@ class ChunkAppend:
 
     def _append(self, last_chunk: bool) -> ChunkResult:
         handler = self.handler
+        # The disk writes the tail while the ledger row goes in, and the helper
+        # thread finishes the SHA-256 while the fsync waits for the disk. A
+        # failure anywhere before the commit rolls the statements back and
+        # (in __exit__) cuts the bytes off again.
         self._staged.start_sync()
         now = timezone.now()
         alias = handlers.db_alias()
@@ -249,6 +253,10 @@ class ChunkAppend:
             length=self.length, crc32=self._crc,
         )
         prepared.insert(chunk, alias)  # Chunk.objects.create, without compiling it each time
+        try:
+            self._staged.sync()  # durable before the commit
+        except StagingError as exc:
+            raise _staging_failure(exc) from exc
         handler.crc32 = crc32_combine(handler.crc32, self._crc, self.length)
         handler.committed_size += self.length
         handler.chunk_count += 1
@@ -260,12 +268,6 @@ class ChunkAppend:
             handler.completed_at = now
             fields += ["state", "completed_at"]
         prepared.update(handler, fields, alias)  # handler.save(update_fields=fields)
-        # Durable before the commit: a failure here rolls the statements back
-        # and (in __exit__) cuts the bytes off again.
-        try:
-            self._staged.sync()
-        except StagingError as exc:
-            raise _staging_failure(exc) from exc
         self._staged = None  # nothing to cut back any more: the commit follows
         transaction.on_commit(lambda: self._announce(chunk, last_chunk), using=handlers.db_alias())
         return self._result()
