@@ -25,12 +25,9 @@ def summarize(args: Any, cases: list, runs: dict, downloads: list[float]) -> dic
             "case": case.name, "encoding": case.encoding, "chunk_size": case.chunk_size,
             "ours_mbps": median(run.ours_mbps for run in case_runs),
             "floor_mbps": median(run.floor_mbps for run in case_runs),
-            "cache_floor_mbps": (median(run.cache_floor_mbps for run in case_runs)
-                                 if case_runs[0].cache_floor_mbps is not None else None),
-            "django_floor_mbps": (median(run.django_floor_mbps for run in case_runs)
-                                  if case_runs[0].django_floor_mbps is not None else None),
-            "django_floor_ratio": (median(run.django_floor_ratio for run in case_runs)
-                                   if case_runs[0].django_floor_ratio is not None else None),
+            "cache_floor_mbps": _median_of(case_runs, "cache_floor_mbps"),
+            "django_floor_mbps": _median_of(case_runs, "django_floor_mbps"),
+            "django_floor_ratio": _median_of(case_runs, "django_floor_ratio"),
             "ratio": ratio, "target": case.target,
             "meets_target": None if case.target is None else ratio >= case.target,
             "idle_rss_mib": worst.idle_rss_mib, "peak_rss_mib": worst.peak_rss_mib,
@@ -52,6 +49,12 @@ def summarize(args: Any, cases: list, runs: dict, downloads: list[float]) -> dic
         "download": {"chunk_size": args.download_chunk, "mbps_runs": downloads,
                      "mbps": median(downloads) if downloads else None},
     }
+
+
+def _median_of(runs: list, name: str) -> float | None:
+    """The median of an optional figure (a reference server that was not run: None)."""
+    values = [getattr(run, name) for run in runs]
+    return None if values[0] is None else statistics.median(values)
 
 
 def _cpu_model() -> str:
