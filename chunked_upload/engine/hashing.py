@@ -16,8 +16,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from .checksums import SHA256_BACKEND, BytesLike, Sha256State
 
-# Pieces smaller than this are hashed inline: handing one over costs about as
-# much as hashing it.
+# Pieces smaller than this are hashed in line: the hand-over (waking a thread,
+# tens of microseconds) would cost a good part of what it saves.
 HAND_OVER_SIZE = 256 * 1024
 
 _executor: ThreadPoolExecutor | None = None
@@ -28,8 +28,8 @@ def _pool() -> ThreadPoolExecutor:
     global _executor
     with _executor_lock:
         if _executor is None:
-            # One helper per core: each request has at most one piece in flight,
-            # so more threads could not be kept busy.
+            # One helper per core: hashing is CPU work, and more threads than
+            # cores could not run at once.
             _executor = ThreadPoolExecutor(max_workers=os.cpu_count() or 2,
                                            thread_name_prefix="chunked_upload-sha256")
         return _executor
