@@ -95,6 +95,18 @@ def test_update_of_a_deleted_row_fails():
         prepared.update(handler, ["committed_size"], "default")
 
 
+def test_converters_are_looked_up_once_per_connection(monkeypatch):
+    ticket = TicketFactory(revoked_at=timezone.now())
+    BY_HASH.get(ticket.key_hash, "default")  # compiled, converters included
+
+    def looked_up_again(*args):
+        raise AssertionError("converters looked up for a row")
+
+    monkeypatch.setattr(prepared, "_converters", looked_up_again)
+    found = BY_HASH.get(ticket.key_hash, "default")
+    assert fields(found) == fields(Ticket.objects.get(pk=ticket.pk))  # still converted
+
+
 def test_compiled_statements_do_not_keep_a_connection_alive():
     # Each thread of a threaded server has its own connection object; what is
     # compiled for one (converters bound to it) must go when it goes.

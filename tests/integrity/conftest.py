@@ -34,12 +34,8 @@ def make_site(database_server: DatabaseServer, data_dir: Path, name: str) -> Dem
 def main_site(database_server: DatabaseServer,
               tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoSite]:
     """The demo site most tests share (starting one costs seconds), under gunicorn."""
-    demo = make_site(database_server, tmp_path_factory.mktemp("main"), "main")
-    demo.start()
-    try:
+    with make_site(database_server, tmp_path_factory.mktemp("main"), "main").running() as demo:
         yield demo
-    finally:
-        demo.stop()
 
 
 @pytest.fixture

@@ -14,6 +14,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import gunicorn
@@ -80,6 +82,15 @@ class DemoSite:
             return self.client.call("isValidTicket").status == 200
         except OSError:
             return False
+
+    @contextmanager
+    def running(self) -> Iterator[DemoSite]:
+        """Started for the block, stopped after it whatever happens."""
+        self.start()
+        try:
+            yield self
+        finally:
+            self.stop()
 
     def stop(self) -> None:
         """A quick shutdown (SIGQUIT), SIGKILL if it does not go."""

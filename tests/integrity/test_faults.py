@@ -66,12 +66,8 @@ def small_disks(database_server, tmp_path_factory) -> Iterator[DemoSite]:
             if done.returncode:
                 pytest.skip(f"cannot mount a tmpfs: {done.stderr.strip()}")
             mounted.append(target)
-        site = make_site(database_server, data_dir, "small_disks")
-        site.start()
-        try:
+        with make_site(database_server, data_dir, "small_disks").running() as site:
             yield site
-        finally:
-            site.stop()
     finally:
         for target in reversed(mounted):
             subprocess.run(["umount", str(target)], check=True)

@@ -53,12 +53,10 @@ def huge_site(database_server, tmp_path_factory) -> Iterator[DemoSite]:
     data_dir = tmp_path_factory.mktemp("huge")
     free = shutil.disk_usage(data_dir).free
     assert free > SIZE + (1 << 30), f"the huge upload needs {SIZE:,} bytes free, {free:,} are"
-    site = make_site(database_server, data_dir, "huge")
-    site.start()
     try:
-        yield site
+        with make_site(database_server, data_dir, "huge").running() as site:
+            yield site
     finally:
-        site.stop()
         shutil.rmtree(data_dir)  # four gigabytes are not worth keeping
 
 

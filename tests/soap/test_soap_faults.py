@@ -7,12 +7,13 @@ import pytest
 
 from chunked_upload.models import UploadHandler
 from tests.factories import PASSWORD
-from tests.test_soap import (
+from tests.srv import crc
+
+from .envelopes import (
     SOAP11,
     TNS,
     call,
     chunk_body,
-    crc,
     envelope,
     fault,
     post,
@@ -23,17 +24,6 @@ from tests.test_soap import (
 pytestmark = pytest.mark.django_db(transaction=True)
 
 LOGIN = "<tns:AuthenticateUser><tns:UID>u</tns:UID><tns:PWD>p</tns:PWD></tns:AuthenticateUser>"
-
-
-@pytest.fixture
-def ticket(client, user):
-    return call(client, "AuthenticateUser", UID=user.username, PWD=PASSWORD).get("ticket")
-
-
-@pytest.fixture
-def handler(client, ticket):
-    return call(client, "CreateUploadHandler", AuthenticationTicket=ticket,
-                PreferedChunkSize="0").get("UploadHandler")
 
 
 @pytest.mark.parametrize("version, code", [("1.1", "soap:Client"), ("1.2", "soap:Sender")])
