@@ -75,8 +75,9 @@ class Srv:
         self.prefix = prefix
         # Percent-encoded Base64 of each chunk, made once and before the timing:
         # encoding costs this client more than decoding costs the server, and both
-        # share the machine.
-        self._encoded: dict[tuple[int, int], list[bytes]] = {}
+        # share the machine. One source at a time, kept referenced so that it is
+        # recognised by identity.
+        self._encoded: tuple[object, int, list[bytes]] | None = None
 
     def call(self, method: str, **params: object) -> ET.Element:
         """Call ``method`` (urlencoded POST); the answer's root, which must be a success."""
@@ -140,15 +141,16 @@ class Srv:
         return self._post("UploadFileChunk", "application/x-www-form-urlencoded", head, value)
 
     def _encode_all(self, data: memoryview, chunk_size: int) -> list[bytes]:
-        key = (id(data.obj), chunk_size)
-        if key not in self._encoded:
+        cached = self._encoded
+        if cached is None or cached[0] is not data.obj or cached[1] != chunk_size:
             # What urlencode would make of each chunk, without going through str.
-            self._encoded[key] = [
+            encoded = [
                 pybase64.b64encode(data[offset:offset + chunk_size]).replace(b"+", b"%2B")
                 .replace(b"/", b"%2F").replace(b"=", b"%3D")
                 for offset in range(0, len(data), chunk_size)
             ]
-        return self._encoded[key]
+            self._encoded = cached = (data.obj, chunk_size, encoded)
+        return cached[2]
 
     def _soap_chunk(self, fields: dict[str, str], chunk: memoryview) -> ET.Element:
         # SOAP 1.2 as a WSDL proxy sends it (PascalCase elements in the WSDL's order;

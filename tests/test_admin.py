@@ -19,7 +19,7 @@ from chunked_upload.admin.uploads import LEDGER_ROWS, OwnerFilter
 from chunked_upload.engine import uploads
 from chunked_upload.models import Chunk, DocumentVersion, Ticket, UploadHandler
 from tests.factories import TicketFactory, UploadHandlerFactory, UserFactory
-from tests.test_expire import hold_chunk_open, make_handler, staged_keys
+from tests.handlers import hold_chunk_open, make_handler, staged_keys
 
 pytestmark = pytest.mark.django_db(transaction=True)
 State = UploadHandler.State

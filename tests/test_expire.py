@@ -6,7 +6,6 @@ import io
 import os
 import threading
 import uuid
-import zlib
 from datetime import timedelta
 
 import pytest
@@ -16,10 +15,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from chunked_upload import signals
-from chunked_upload.engine import expiry, uploads
+from chunked_upload.engine import expiry
 from chunked_upload.models import Document, DocumentVersion, DownloadHandler, Ticket, UploadHandler
 from chunked_upload.staging import get_staging
 from tests.factories import DownloadHandlerFactory, TicketFactory
+from tests.handlers import hold_chunk_open, make_handler, staged_keys
 
 pytestmark = pytest.mark.django_db(transaction=True)
 HOUR = timedelta(hours=1)
@@ -29,36 +29,6 @@ def run(*args: str) -> str:
     out = io.StringIO()
     call_command("expire_upload_handlers", *args, stdout=out)
     return out.getvalue()
-
-
-def make_handler(data: bytes = b"", *, idle=timedelta(0), age=None, last=False, ticket=None):
-    """An upload handler with ``data`` committed, idle for ``idle``, created ``age`` ago."""
-    handler = uploads.create_handler(ticket or TicketFactory(), 0)
-    if data or last:
-        with uploads.ChunkAppend(handler.ticket, handler.id) as append:
-            append.write(data)
-            append.commit(zlib.crc32(data), last_chunk=last, chunk_offset=None)
-    now = timezone.now()
-    UploadHandler.objects.filter(pk=handler.pk).update(
-        last_activity_at=now - idle, created_at=now - (age or idle)
-    )
-    return UploadHandler.objects.get(pk=handler.pk)
-
-
-def hold_chunk_open(handler, locked: threading.Event, release: threading.Event) -> None:
-    """Append 5 bytes to ``handler``, holding its lock until ``release`` is set."""
-    try:
-        with uploads.ChunkAppend(handler.ticket, handler.pk) as append:
-            locked.set()
-            release.wait(10)
-            append.write(b"b" * 5)
-            append.commit(zlib.crc32(b"b" * 5), last_chunk=False, chunk_offset=None)
-    finally:
-        connection.close()
-
-
-def staged_keys() -> dict[str, int]:
-    return dict(get_staging().keys())
 
 
 def make_orphan(size: int, *, age: timedelta = 2 * HOUR) -> str:

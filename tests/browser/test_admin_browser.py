@@ -17,7 +17,7 @@ from django.db import connections
 
 from chunked_upload.models import UploadHandler
 from tests.factories import PASSWORD, UserFactory
-from tests.test_expire import make_handler, staged_keys
+from tests.handlers import make_handler, staged_keys
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
