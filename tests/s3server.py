@@ -1,7 +1,8 @@
 """A real S3-compatible server for the tests: SeaweedFS ``weed mini`` on loopback.
 
 Started once per test session (see ``s3_server`` in conftest.py) with fixed
-keys and every port explicit, as ``../shared/notes/s3-server.md`` describes.
+keys and every port explicit (free ones, picked at start), as
+``../shared/notes/s3-server.md`` describes.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -23,7 +25,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 ACCESS_KEY, SECRET_KEY = "testkey", "testsecret"
-PORTS = {"master": 19333, "volume": 18080, "filer": 18888, "s3": 18333, "admin": 13646}
+SERVICES = ("master", "volume", "filer", "s3", "admin")
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,9 @@ def start() -> tuple[subprocess.Popen, S3Server, Path]:
     (data / "s3.json").write_text(json.dumps({"identities": [{
         "name": "admin", "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
         "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
-    p = PORTS
+    # Free ports, each with its gRPC port 10000 above it free too, so that
+    # several test runs on one machine never meet.
+    p = _free_ports()
     command = [
         weed_binary(), "-logtostderr", "mini", f"-dir={data}", "-ip=127.0.0.1",
         "-ip.bind=127.0.0.1",
@@ -78,18 +82,38 @@ def start() -> tuple[subprocess.Popen, S3Server, Path]:
     log = open(data / "weed.log", "wb")  # noqa: SIM115 - closed with the process
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     server = S3Server(f"http://127.0.0.1:{p['s3']}")
-    _wait_ready(process, server, data)
+    _wait_ready(process, server, data, p["master"])
     return process, server, data
 
 
-def _wait_ready(process: subprocess.Popen, server: S3Server, data: Path) -> None:
+def _free_ports() -> dict[str, int]:
+    ports: dict[str, int] = {}
+    while len(ports) < len(SERVICES):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port + 10000 < 65536 and port not in ports.values() and _is_free(port + 10000):
+            ports[SERVICES[len(ports)]] = port
+    return ports
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _wait_ready(process: subprocess.Popen, server: S3Server, data: Path, master: int) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"weed exited: {(data / 'weed.log').read_text()[-2000:]}")
         try:
             status = urllib.request.urlopen(
-                f"http://127.0.0.1:{PORTS['master']}/dir/status", timeout=2).read()
+                f"http://127.0.0.1:{master}/dir/status", timeout=2).read()
             if b"DataNode" in status:
                 server.create_bucket("readiness")
                 return
