@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.signals import user_logged_in
 from django.db import router
 from django.http import HttpRequest, QueryDict
 from django.utils import timezone
@@ -86,6 +87,10 @@ def _authenticate(request: HttpRequest | None, uid: str, pwd: str) -> AbstractBa
     seen = _without_credentials(request)
     user = authenticate(seen, username=uid, password=pwd)
     if user is not None and user.is_active:
+        if seen is not None:
+            # A ticket is a log-in: last_login is updated, and django-axes
+            # clears the failures of a user who got it right.
+            user_logged_in.send(sender=user.__class__, request=seen, user=user)
         return user
     address = request.META.get("REMOTE_ADDR", "-") if request is not None else "-"
     if getattr(seen, "axes_locked_out", False):  # django-axes refused (or just locked) it
