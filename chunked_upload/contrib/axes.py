@@ -10,10 +10,11 @@ web service needs: per user name *and* per client address, each on its own.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 try:
-    from axes.conf import settings as axes_settings
+    import axes  # noqa: F401 - only to say which extra is missing
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImproperlyConfigured(
         "chunked_upload.contrib.axes needs django-axes: "
@@ -27,9 +28,10 @@ NEEDED_PARAMETERS = ("username", "ip_address")
 
 def missing_lockout_parameters() -> list[str]:
     """The parameters of :data:`NEEDED_PARAMETERS` that no lock-out uses alone."""
-    if not axes_settings.AXES_ENABLED:
+    # Read with axes' own defaults, at call time (axes fills them in on import).
+    if not getattr(settings, "AXES_ENABLED", True):
         return list(NEEDED_PARAMETERS)
-    parameters = axes_settings.AXES_LOCKOUT_PARAMETERS
+    parameters = getattr(settings, "AXES_LOCKOUT_PARAMETERS", None) or ["ip_address"]
     if callable(parameters) or isinstance(parameters, str):
         return []  # decided per request by the site's own callable
     alone = {p for p in parameters if isinstance(p, str)}
