@@ -5,17 +5,20 @@ a handler is refused before its row exists, a chunk before its bytes are
 written. Each limit is a ``CHUNKED_UPLOAD`` key; ``None`` turns it off.
 
 - ``MAX_OPEN_UPLOADS_PER_USER``: live (open or complete) upload handlers of a user;
-- ``MAX_STAGED_BYTES_PER_USER``: committed bytes in a user's open or complete handlers;
-- ``MAX_STAGED_BYTES``: committed bytes in all open or complete handlers;
+- ``MAX_STAGED_BYTES_PER_USER``: committed bytes in a user's live handlers;
+- ``MAX_STAGED_BYTES``: committed bytes in all open or complete handlers (timed
+  out or not: their bytes are on the disk until the sweep);
 - ``MAX_CHUNKS_PER_HANDLER``: ledger rows of one handler;
 - ``MAX_EMPTY_CHUNKS_PER_HANDLER``: zero-length chunks of one handler (rows, no bytes);
 - ``MAX_DOWNLOADS_PER_USER``: unexpired download handlers of a user.
 
 Counting and creating are not one atomic step, so concurrent requests of one
 user may overshoot a count by their number; the quotas bound what a client
-can hold, they are not an exact ledger. The all-users total is read at most
-once per ``TOTAL_REFRESH`` seconds per process, so it may be overshot by
-what arrives meanwhile.
+can hold, they are not an exact ledger. Staged bytes are summed from the
+database at most once per ``STAGED_REFRESH`` seconds per process (and key),
+and each accepted chunk is added to that figure meanwhile: an accepted chunk
+costs no extra statement, and a user spreading uploads over several server
+processes may overshoot by what the others accept within that time.
 """
 
 from __future__ import annotations
@@ -36,8 +39,8 @@ from ..models import DownloadHandler, UploadHandler
 State = UploadHandler.State
 #: Handlers whose staged bytes are still on the staging disk.
 HOLDING = (State.OPEN, State.COMPLETE)
-#: Seconds the all-users staged total may be stale.
-TOTAL_REFRESH = 2.0
+#: Seconds a staged-bytes sum is used before it is read from the database again.
+STAGED_REFRESH = 5.0
 
 
 def check_new_upload(user_id: int) -> None:
@@ -88,20 +91,25 @@ def chunk_room(handler: UploadHandler) -> Room:
     room = Room(None)
     per_user = config["MAX_STAGED_BYTES_PER_USER"]
     if per_user is not None:
-        held = _sum(UploadHandler.objects.filter(owner_id=handler.owner_id, state__in=HOLDING))
+        held = _STAGED.get(handler.owner_id)
         room = _tighter(room, Room(max(per_user - held, 0), "staged bytes per user"))
     total = config["MAX_STAGED_BYTES"]
     if total is not None:
-        room = _tighter(room, Room(max(total - _TOTAL.get(), 0), "staged bytes"))
+        room = _tighter(room, Room(max(total - _STAGED.get(None), 0), "staged bytes"))
     return room
 
 
 def check_chunk(handler: UploadHandler, length: int) -> None:
-    """Before a chunk is recorded: zero-length chunks are rows without bytes, so few."""
-    most = get_config()["MAX_EMPTY_CHUNKS_PER_HANDLER"]
-    if length or most is None:
+    """Before a chunk is recorded: zero-length chunks are rows without bytes, so few.
+
+    A chunk that passes is counted in the staged sums at once (should its
+    transaction fail after all, the sums are a little high until re-read).
+    """
+    if length:
+        _STAGED.add(handler.owner_id, length)
         return
-    if handler.chunks.filter(length=0).count() >= most:
+    most = get_config()["MAX_EMPTY_CHUNKS_PER_HANDLER"]
+    if most is not None and handler.chunks.filter(length=0).count() >= most:
         raise LimitExceeded("empty chunks")
 
 
@@ -126,38 +134,53 @@ def _tighter(a: Room, b: Room) -> Room:
     return a if b.bytes is None or a.bytes <= b.bytes else b
 
 
-class _StagedTotal:
-    """The all-users staged total, re-read at most every TOTAL_REFRESH seconds."""
+class _StagedSums:
+    """Staged bytes per user (key: user id) and in all (key: None), read at most
+    every STAGED_REFRESH seconds and advanced by the chunks accepted here."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._value = 0
-        self._read_at = float("-inf")
+        self._sums: dict[int | None, tuple[int, float]] = {}
 
-    def get(self) -> int:
+    def get(self, user_id: int | None) -> int:
         with self._lock:
-            if time.monotonic() - self._read_at >= TOTAL_REFRESH:
-                self._value = _sum(UploadHandler.objects.filter(state__in=HOLDING))
-                self._read_at = time.monotonic()
-            return self._value
+            cached = self._sums.get(user_id)
+        if cached is not None and time.monotonic() - cached[1] < STAGED_REFRESH:
+            return cached[0]
+        read_at = time.monotonic()
+        if user_id is None:
+            value = _sum(UploadHandler.objects.filter(state__in=HOLDING))
+        else:  # timed-out handlers do not count against their user: the sweep frees them
+            value = _sum(_live_uploads(user_id))
+        with self._lock:
+            if len(self._sums) > 10_000:  # users come and go: forget the idle ones
+                self._sums.clear()
+            self._sums[user_id] = (value, read_at)
+        return value
+
+    def add(self, user_id: int, length: int) -> None:
+        with self._lock:
+            for key in (user_id, None):
+                if key in self._sums:
+                    value, read_at = self._sums[key]
+                    self._sums[key] = (value + length, read_at)
 
     def forget(self) -> None:
-        """Re-read on the next call (tests change the handlers under it)."""
         with self._lock:
-            self._read_at = float("-inf")
+            self._sums.clear()
 
 
-_TOTAL = _StagedTotal()
+_STAGED = _StagedSums()
 
 
-def forget_staged_total() -> None:
-    """Read the all-users total afresh on the next chunk (after bulk changes, in tests)."""
-    _TOTAL.forget()
+def forget_staged_sums() -> None:
+    """Read the staged sums afresh on the next chunk (after bulk changes, in tests)."""
+    _STAGED.forget()
 
 
-def _forget_total(*, setting: str, **kwargs: object) -> None:
+def _forget_sums(*, setting: str, **kwargs: object) -> None:
     if setting == "CHUNKED_UPLOAD":
-        forget_staged_total()
+        forget_staged_sums()
 
 
-setting_changed.connect(_forget_total)
+setting_changed.connect(_forget_sums)

@@ -122,6 +122,15 @@ def parse_document_path(text: str, param: str = "path", *, allow_id: bool = Fals
     return DocumentPath(folders=names[:-1], name=names[-1])
 
 
+def check_document_path(path: DocumentPath, param: str = "path") -> None:
+    """Every rule again, for a path built by code rather than parsed (finalize calls it)."""
+    if path.document_id is not None:
+        return
+    check_path_size(path.key, len(path.folders) + 1)
+    if not all(is_valid_name(n) for n in (*path.folders, path.name)):
+        raise InvalidParameter(param)
+
+
 def document_path(folders: tuple[str, ...], name: str, param: str) -> DocumentPath:
     """A document ``name`` in already parsed ``folders`` (UploadNewDocumentWidthHandler)."""
     if not is_valid_name(name):

@@ -74,3 +74,20 @@ def test_a_valid_name_is_one_form_and_shows_every_character(name):
         normalized = parse_document_path(f"/{name}").name
         assert normalized == unicodedata.normalize("NFC", name)
         assert not any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in normalized)
+
+
+def test_the_engine_refuses_a_bad_path_that_no_parser_saw(srv, ticket):
+    # Code calling the engine directly (another front end, a script) meets the same rules.
+    from chunked_upload.engine import finalize
+    from chunked_upload.engine.paths import DocumentPath
+    from chunked_upload.exceptions import InvalidParameter, LimitExceeded
+    from chunked_upload.models import Ticket, UploadHandler
+
+    handler = UploadHandler.objects.get(pk=srv.upload(ticket, b"x", 1))
+    owner_ticket = Ticket.objects.get(pk=handler.ticket_id)
+    for path, error in ((DocumentPath(name="a\u202eb.txt"), InvalidParameter),
+                        (DocumentPath(folders=("x",) * 100, name="y"), LimitExceeded),
+                        (DocumentPath(name="\u00df" * 128), InvalidParameter)):
+        with pytest.raises(error):
+            finalize.finalize(owner_ticket, handler.id, path, finalize.VersionOptions())
+    assert not Document.objects.exists()
