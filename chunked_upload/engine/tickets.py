@@ -93,10 +93,11 @@ def _authenticate(request: HttpRequest | None, uid: str, pwd: str) -> AbstractBa
             user_logged_in.send(sender=user.__class__, request=seen, user=user)
         return user
     address = request.META.get("REMOTE_ADDR", "-") if request is not None else "-"
+    shown = uid[:150]  # as long as a Django user name: a megabyte of UID stays out of the log
     if getattr(seen, "axes_locked_out", False):  # django-axes refused (or just locked) it
-        logger.warning("log-in refused, locked out: user name %r from %s", uid, address)
+        logger.warning("log-in refused, locked out: user name %r from %s", shown, address)
         raise LimitExceeded("login attempts")
-    logger.warning("log-in failed: user name %r from %s", uid, address)
+    logger.warning("log-in failed: user name %r from %s", shown, address)
     raise AuthenticationFailed
 
 

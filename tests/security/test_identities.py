@@ -78,3 +78,13 @@ def test_a_ticket_of_another_user_is_never_renewed(srv):
     answer = srv.call("RenewTicket", UID=mine.username, PWD=PASSWORD, Lang="",
                       OldTicket=their_ticket)
     assert answer.ok and answer["ticket"] != their_ticket
+
+
+def test_failed_log_ins_are_logged_without_the_password(srv, user, caplog):
+    caplog.set_level("WARNING", logger="chunked_upload")
+    srv.call("AuthenticateUser", UID=user.username, PWD="hunter2-wrong")
+    srv.call("AuthenticateUser", UID="x" * 100_000, PWD="hunter3-wrong")
+    lines = [r.getMessage() for r in caplog.records]
+    assert f"log-in failed: user name {user.username!r} from 127.0.0.1" in lines
+    assert not any("hunter" in line for line in lines)
+    assert max(len(line) for line in lines) < 300

@@ -6,7 +6,6 @@ through the settings where the default needs thousands of requests.
 """
 
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -36,11 +35,9 @@ def is_limit(answer, what):
 def test_a_path_of_30000_levels_is_refused_before_any_folder_is_made(srv, ticket):
     handler = srv.upload(ticket, b"x", 1)
     path = "/a" * 30_000 + "/x.txt"
-    started = time.monotonic()
     with CaptureQueriesContext(connection) as queries:
         answer = finalize(srv, ticket, handler, path)
-    assert is_limit(answer, "path depth"), answer
-    assert time.monotonic() - started < 5  # was 35 s of folder rows
+    assert is_limit(answer, "path depth"), answer  # was 35 s making 30,000 folder rows
     assert not Folder.objects.exists()
     # Refused while the parameters were parsed: not even the ticket was read.
     assert not [q for q in queries.captured_queries if "folder" in q["sql"]]
