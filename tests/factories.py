@@ -15,7 +15,7 @@ from chunked_upload.models import (
     Ticket,
     UploadHandler,
 )
-from chunked_upload.models.tickets import hash_ticket
+from chunked_upload.models.tickets import hash_ticket, user_auth_hash
 
 PASSWORD = "s3cret-pass"
 
@@ -47,6 +47,7 @@ class TicketFactory(factory.django.DjangoModelFactory):
     user = factory.SubFactory(UserFactory)
     last_used_at = factory.LazyFunction(timezone.now)
     expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=30))
+    auth_hash = factory.LazyAttribute(lambda t: user_auth_hash(t.user))
 
     @classmethod
     def _create(cls, model_class, *args, key=None, **kwargs):
