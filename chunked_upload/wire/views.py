@@ -26,6 +26,7 @@ from .dispatch import failure, invoke
 from .methods import METHODS
 from .params import Raw
 from .renderers import AnswerXMLRenderer, iter_answer
+from .urlencoding import decode_value, parse_query_string
 
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
@@ -45,14 +46,14 @@ class _QueryPart:
 
     is_file = False
 
-    def __init__(self, name: str, value: str) -> None:
+    def __init__(self, name: str, value: bytes) -> None:
         self.name, self.value = name, value
 
     def read_text(self, limit: int = TEXT_LIMIT) -> str:
-        return self.value
+        return decode_value(self.value, self.name)
 
     def iter_bytes(self) -> Iterator[bytes]:
-        yield self.value.encode("utf-8")
+        yield self.value
 
 
 @method_decorator(transaction.non_atomic_requests, name="dispatch")
@@ -67,9 +68,10 @@ class ServiceMethodView(APIView):
     http_method_names = ["get", "post"]
 
     def get(self, request: Request, method_name: str) -> HttpResponseBase:
-        query = request.query_params
+        # Decoded as urlencoded bodies are (%uXXXX included), not by QueryDict.
+        query = request.META.get("QUERY_STRING", "")
         return self._call(request, method_name,
-                          lambda: [_QueryPart(k, v) for k, vs in query.lists() for v in vs])
+                          lambda: [_QueryPart(k, v) for k, v in parse_query_string(query)])
 
     def post(self, request: Request, method_name: str) -> HttpResponseBase:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
