@@ -9,8 +9,8 @@ from zeep import Client
 from zeep.transports import Transport
 
 from chunked_upload.wire.methods import METHODS
+from tests.requirements import vendor_file
 
-VENDOR_WSDL = Path(__file__).resolve().parents[2] / "shared/reference/inforouter/srv.wsdl"
 SOAP_ENCODING = "http://schemas.xmlsoap.org/soap/encoding/"
 LOCAL_SOAP_ENCODING = Path(__file__).parent / "data" / "soap-encoding.xsd"
 NS = {
@@ -23,12 +23,6 @@ NS = {
 LEGACY = [name for name, method in METHODS.items() if not method.extension]
 EXTENSIONS = [name for name, method in METHODS.items() if method.extension]
 BINDINGS = ("srvSoap", "srvSoap12", "srvHttpGet", "srvHttpPost")
-
-
-def vendor_wsdl() -> Path:
-    if not VENDOR_WSDL.exists():
-        pytest.fail(f"the vendor's WSDL is not at {VENDOR_WSDL} (a checkout of ../shared)")
-    return VENDOR_WSDL
 
 
 class OfflineTransport(Transport):
@@ -62,7 +56,7 @@ def ours(client) -> ET.Element:
 
 @pytest.fixture(scope="module")
 def vendor() -> ET.Element:
-    return ET.parse(vendor_wsdl()).getroot()
+    return ET.parse(vendor_file("inforouter/srv.wsdl")).getroot()
 
 
 def schema_element(wsdl: ET.Element, name: str) -> ET.Element:
@@ -148,7 +142,7 @@ def zeep_ours(client) -> Client:
 
 @pytest.fixture(scope="module")
 def zeep_vendor() -> Client:
-    return Client(str(vendor_wsdl()), transport=OfflineTransport())
+    return Client(str(vendor_file("inforouter/srv.wsdl")), transport=OfflineTransport())
 
 
 def signature(client: Client, binding: str, method: str) -> tuple[str, str]:

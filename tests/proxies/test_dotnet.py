@@ -17,8 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.requirements import vendor_file
+
 from .conftest import stored_document
-from .toolchains import PASSWORD, USERNAME, require, vendor_wsdl
+from .toolchains import PASSWORD, USERNAME, require
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,7 +44,7 @@ def workflow_exe(live_server, tmp_path_factory) -> tuple[Path, str]:
     tools = require("Mono", "wsdl", "mcs", "mono")
     build = tmp_path_factory.mktemp("dotnet")
     sources = [WORKFLOW]
-    for origin, wsdl in (("Vendor", str(vendor_wsdl())),
+    for origin, wsdl in (("Vendor", str(vendor_file("inforouter/srv.wsdl"))),
                          ("Ours", f"{live_server.url}/srv.asmx?WSDL")):
         for protocol in PROTOCOLS:
             namespace = f"{origin}{protocol}"

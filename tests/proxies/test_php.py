@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.requirements import vendor_file
+
 from .conftest import stored_document
-from .toolchains import PASSWORD, USERNAME, require, require_php_extension, vendor_wsdl
+from .toolchains import PASSWORD, USERNAME, require, require_php_extension
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,7 +36,7 @@ def test_php_soapclient_runs_the_whole_workflow(
         php, live_server, proxy_user, payload, document_path, origin, version):
     data, source, target = payload
     url = f"{live_server.url}/srv.asmx"
-    wsdl = str(vendor_wsdl()) if origin == "vendor" else f"{url}?WSDL"
+    wsdl = str(vendor_file("inforouter/srv.wsdl")) if origin == "vendor" else f"{url}?WSDL"
     done = subprocess.run(
         [php, str(WORKFLOW), wsdl, version, url, USERNAME, PASSWORD, document_path,
          str(256 * 1024), str(source), str(target)],

@@ -1,20 +1,17 @@
 """The non-Python SOAP stacks the proxy tests drive, and what they share.
 
-A missing stack is a skip that says how to install it; under ``CI=true`` it is a
-failure saying the same, so CI never passes without having run them.
+A missing stack follows the suite's one rule (:mod:`tests.requirements`): a
+skip locally, a failure under ``CI=true``, both saying what to install.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-from pathlib import Path
 from typing import NoReturn
 
-import pytest
+from tests.requirements import missing as missing_requirement
 
-VENDOR_WSDL = Path(__file__).resolve().parents[3] / "shared/reference/inforouter/srv.wsdl"
 #: Debian packages per stack (the CI image installs these).
 PACKAGES = {"PHP": "php-cli php-soap", "Mono": "mono-devel"}
 #: Not ASCII, with characters outside the BMP (a surrogate pair in UTF-16) and
@@ -25,10 +22,8 @@ FOLDER, NAME = "Bücher für Ünïcode", "Grüße 😀 & <co>.txt"
 
 
 def missing(stack: str, what: str) -> NoReturn:
-    message = f"the {stack} proxy tests need {what}: apt-get install -y {PACKAGES[stack]}"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    missing_requirement(f"{what} (for the {stack} proxy tests)",
+                        f"apt-get install -y {PACKAGES[stack]}")
 
 
 def require(stack: str, *commands: str) -> dict[str, str]:
@@ -44,12 +39,3 @@ def require_php_extension(php: str, extension: str) -> None:
     loaded = subprocess.run([php, "-m"], capture_output=True, text=True, check=True).stdout
     if extension not in loaded.split():
         missing("PHP", f"PHP's {extension} extension")
-
-
-def vendor_wsdl() -> Path:
-    if not VENDOR_WSDL.exists():
-        message = f"the vendor's WSDL is not at {VENDOR_WSDL} (a checkout of ../shared)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return VENDOR_WSDL
