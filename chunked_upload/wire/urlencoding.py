@@ -17,8 +17,9 @@ ASP.NET's ``HttpUtility.UrlDecode``, which the legacy service ran on:
 
 The decoder works on whole pieces of bytes with C-speed primitives: a value
 without ``%`` or ``+`` is passed through as a view, ``%XX`` escapes are decoded
-by CPython's backslash-escape decoder, and only ``%u`` escapes (text, never a
-Base64 chunk) go through a regular-expression callback.
+by CPython's backslash-escape decoder in one pass, and only a value with a
+``%u`` escape (text, never a Base64 chunk) or a malformed one takes a second,
+slower pass.
 """
 
 from __future__ import annotations
@@ -70,20 +71,32 @@ def unquote_plus(buf: bytes, start: int = 0, end: int | None = None) -> Piece:
     if buf.find(b"%", start, end) < 0 and buf.find(b"+", start, end) < 0:
         return memoryview(buf)[start:end]
     text = buf[start:end].replace(b"+", b" ")
-    if b"%u" in text or b"%U" in text:
-        text = _PERCENT_U.sub(_utf8_escapes, text)
-    if _escape_decode is not None:
-        # "%XY" becomes "\xXY" (and a literal backslash "\\"), which the C decoder
-        # turns into bytes, 8 times faster than unquote_to_bytes' Python loop over
-        # Base64 text, where every 30th character is escaped. It refuses a "\x"
-        # without two hex digits: then the text has a malformed escape, which the
-        # lenient loop keeps as literal text.
-        escaped = text.replace(b"\\", b"\\\\") if b"\\" in text else text
-        try:
-            return _escape_decode(escaped.replace(b"%", b"\\x"))[0]
-        except ValueError:
-            pass
-    return unquote_to_bytes(text)
+    # The common case (Base64 chunks: many %XX, never %u) takes one C pass; a
+    # "%u" or a malformed escape makes it fail, then the slower rules apply.
+    decoded = _fast_unquote(text)
+    if decoded is None:
+        if _PERCENT_U.search(text):
+            text = _PERCENT_U.sub(_utf8_escapes, text)
+            decoded = _fast_unquote(text)
+        if decoded is None:  # a malformed escape: kept as literal text
+            decoded = unquote_to_bytes(text)
+    return decoded
+
+
+def _fast_unquote(text: bytes) -> bytes | None:
+    """``%XX`` decoded in C; None if an escape is anything else (or no C decoder)."""
+    if _escape_decode is None:  # pragma: no cover - Pythons without it
+        return None
+    # "%XY" becomes "\xXY" (and a literal backslash "\\"), which the C decoder
+    # turns into bytes, 8 times faster than unquote_to_bytes' Python loop over
+    # Base64 text, where every 30th character is escaped. It refuses a "\x"
+    # without two hex digits.
+    if b"\\" in text:
+        text = text.replace(b"\\", b"\\\\")
+    try:
+        return _escape_decode(text.replace(b"%", b"\\x"))[0]
+    except ValueError:
+        return None
 
 
 def safe_end(buf: bytes, start: int, end: int) -> int:
