@@ -13,7 +13,7 @@ from typing import NoReturn
 from tests.requirements import missing as missing_requirement
 
 #: Debian packages per stack (the CI image installs these).
-PACKAGES = {"PHP": "php-cli php-soap", "Mono": "mono-devel"}
+PACKAGES = {"PHP": "php-cli php-soap", "Mono": "mono-devel", "node-soap": "nodejs npm"}
 #: Not ASCII, with characters outside the BMP (a surrogate pair in UTF-16) and
 #: every character a URL or XML must escape.
 USERNAME = "zoë.rc"
