@@ -1,4 +1,4 @@
-"""A live server and a user whose name and password are not ASCII."""
+"""What every proxy test uses: a user, a payload and a document path that are not ASCII."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import os
 
 import pytest
 
-from chunked_upload.models import Document
 from tests.factories import UserFactory
 
 from .toolchains import FOLDER, NAME, PASSWORD, USERNAME
@@ -24,14 +23,6 @@ def payload(tmp_path):
     source = tmp_path / "upload.bin"
     source.write_bytes(data)
     return data, source, tmp_path / "download.bin"
-
-
-def stored_document() -> Document:
-    """The one document the workflow stored, checked to have the proxy's names."""
-    document = Document.objects.get()
-    assert document.name == NAME
-    assert document.folder.name == FOLDER
-    return document
 
 
 @pytest.fixture

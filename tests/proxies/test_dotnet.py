@@ -19,8 +19,7 @@ import pytest
 
 from tests.requirements import vendor_file
 
-from .conftest import stored_document
-from .toolchains import PASSWORD, USERNAME, require
+from .toolchains import PASSWORD, USERNAME, require, stored_document
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -14,18 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from chunked_upload.wire.methods import METHODS
 from tests.requirements import missing as missing_requirement
 from tests.requirements import vendor_file
 
-from .conftest import stored_document
-from .toolchains import PASSWORD, USERNAME, require
+from .toolchains import LEGACY, PASSWORD, USERNAME, require, stored_document
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 NODE_DIR = Path(__file__).with_name("node")
 WORKFLOW = NODE_DIR / "workflow.js"
-LEGACY = [name for name, method in METHODS.items() if not method.extension]
 
 
 @pytest.fixture(scope="module")

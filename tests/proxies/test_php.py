@@ -15,8 +15,7 @@ import pytest
 
 from tests.requirements import vendor_file
 
-from .conftest import stored_document
-from .toolchains import PASSWORD, USERNAME, require, require_php_extension
+from .toolchains import PASSWORD, USERNAME, require, require_php_extension, stored_document
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,15 +9,12 @@ import zlib
 import pytest
 from suds.client import Client
 
-from chunked_upload.wire.methods import METHODS
 from tests.requirements import vendor_file
 
-from .conftest import stored_document
-from .toolchains import PASSWORD, USERNAME
+from .toolchains import LEGACY, PASSWORD, USERNAME, stored_document
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-LEGACY = [name for name, method in METHODS.items() if not method.extension]
 
 
 @pytest.fixture(scope="module")

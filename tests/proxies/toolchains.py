@@ -10,10 +10,14 @@ import shutil
 import subprocess
 from typing import NoReturn
 
+from chunked_upload.models import Document
+from chunked_upload.wire.methods import METHODS
 from tests.requirements import missing as missing_requirement
 
 #: Debian packages per stack (the CI image installs these).
 PACKAGES = {"PHP": "php-cli php-soap", "Mono": "mono-devel", "node-soap": "nodejs npm"}
+#: The operations of the vendor's service that we implement.
+LEGACY = [name for name, method in METHODS.items() if not method.extension]
 #: Not ASCII, with characters outside the BMP (a surrogate pair in UTF-16) and
 #: every character a URL or XML must escape.
 USERNAME = "zoë.rc"
@@ -39,3 +43,11 @@ def require_php_extension(php: str, extension: str) -> None:
     loaded = subprocess.run([php, "-m"], capture_output=True, text=True, check=True).stdout
     if extension not in loaded.split():
         missing("PHP", f"PHP's {extension} extension")
+
+
+def stored_document() -> Document:
+    """The one document the workflow stored, checked to have the proxy's names."""
+    document = Document.objects.get()
+    assert document.name == NAME
+    assert document.folder.name == FOLDER
+    return document
