@@ -81,3 +81,16 @@ def test_a_malformed_escape_is_literal_text_on_both_bindings(srv, binding):
 def test_a_value_that_is_not_utf8_is_refused_by_name_on_both_bindings(srv, binding):
     answer = send(srv, binding, "AuthenticateUser", "UID=a&PWD=%FF")
     assert answer.error == "Invalid parameter: PWD."
+
+
+@pytest.mark.parametrize("binding", HTTP)
+def test_upload_file_chunk_at_offset_is_upload_file_chunk_with_its_offset(
+        srv, dotnet_user, binding):
+    ticket = srv.login(USERNAME, PASSWORD)
+    handler = srv.create_handler(ticket)
+    chunk = (f"AuthenticationTicket={ticket}&UploadHandler={handler}"
+             f"&FileChunk=YWJjZA%3D%3D&ChunkHEXCRC=ED82CD11&LastChunk=false")
+    assert send(srv, binding, "UploadFileChunkAtOffset", f"{chunk}&ChunkOffset=0")["offset"] == "4"
+    behind = send(srv, binding, "UploadFileChunkAtOffset", f"{chunk}&ChunkOffset=1")
+    assert behind.error == "Offset mismatch." and behind["offset"] == "4"
+    assert send(srv, binding, "UploadFileChunk", chunk)["offset"] == "8"
