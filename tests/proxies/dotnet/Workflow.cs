@@ -4,8 +4,9 @@
 //                     <chunk size> <file to upload> <file to write the download to>
 // The proxy namespace names the generated class `<namespace>.srv`; one whose
 // name contains "Http" is an HttpGet/HttpPost proxy (every parameter a string,
-// byte[] as string[]), any other a SOAP proxy (typed parameters). The proxy is
-// used as generated: no request encoding set, nothing overridden.
+// byte[] as string[]), any other a SOAP proxy (typed parameters); one whose name
+// starts with "Ours" also calls the extension operations of our WSDL. The proxy
+// is used as generated: no request encoding set, nothing overridden.
 using System;
 using System.IO;
 using System.Xml;
@@ -54,6 +55,9 @@ public static class Workflow
         int chunkSize = int.Parse(args[5]);
         byte[] data = File.ReadAllBytes(args[6]);
         bool http = kind.Contains("Http");
+        // Proxies from our WSDL also call the extensions (UploadFileChunkAtOffset,
+        // GetUploadHandlerStatus); those from the vendor's do not have them.
+        bool extensions = kind.StartsWith("Ours");
         dynamic proxy = Activator.CreateInstance(Type.GetType(kind + ".srv", true));
         proxy.Url = url;
 
@@ -75,15 +79,36 @@ public static class Workflow
             var chunk = new byte[length];
             Array.Copy(data, offset, chunk, 0, length);
             bool last = offset + length == data.Length;
-            XmlElement sent = http
-                ? Answer(proxy.UploadFileChunk(ticket, handler, new[] { Convert.ToBase64String(chunk) },
-                                               Crc(chunk), last ? "true" : "false"), "UploadFileChunk")
-                : Answer(proxy.UploadFileChunk(ticket, handler, chunk, Crc(chunk), last), "UploadFileChunk");
+            XmlElement sent;
+            if (extensions && offset == 0) {  // where the chunk starts, as the extension says
+                sent = http
+                    ? Answer(proxy.UploadFileChunkAtOffset(ticket, handler,
+                                 new[] { Convert.ToBase64String(chunk) }, Crc(chunk),
+                                 last ? "true" : "false", "0"), "UploadFileChunkAtOffset")
+                    : Answer(proxy.UploadFileChunkAtOffset(ticket, handler, chunk, Crc(chunk), last, 0L),
+                             "UploadFileChunkAtOffset");
+            } else if (extensions && http && offset == size) {
+                // A null optional parameter: the proxy sends "ChunkOffset=", meaning absent.
+                sent = Answer(proxy.UploadFileChunkAtOffset(ticket, handler,
+                                  new[] { Convert.ToBase64String(chunk) }, Crc(chunk),
+                                  last ? "true" : "false", (string)null), "UploadFileChunkAtOffset");
+            } else {
+                sent = http
+                    ? Answer(proxy.UploadFileChunk(ticket, handler, new[] { Convert.ToBase64String(chunk) },
+                                                   Crc(chunk), last ? "true" : "false"), "UploadFileChunk")
+                    : Answer(proxy.UploadFileChunk(ticket, handler, chunk, Crc(chunk), last),
+                             "UploadFileChunk");
+            }
             offset += length;
             if (sent.GetAttribute("offset") != offset.ToString())
                 throw new Exception("UploadFileChunk: " + sent.OuterXml);
         } while (offset < data.Length);
 
+        if (extensions) {
+            XmlElement status = Answer(proxy.GetUploadHandlerStatus(ticket, handler), "GetUploadHandlerStatus");
+            if (status.GetAttribute("offset") != data.Length.ToString() || status.GetAttribute("complete") != "true")
+                throw new Exception("GetUploadHandlerStatus: " + status.OuterXml);
+        }
         Answer(proxy.UploadDocumentWithHandler(ticket, path, handler), "UploadDocumentWithHandler");
 
         XmlElement opened = http
