@@ -9,6 +9,7 @@ chunk alive, so copy with ``bytes()`` any piece kept for long.
 from __future__ import annotations
 
 import base64
+import io
 import re
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -358,6 +359,12 @@ def iter_parts(stream: Readable, content_type: str, *, read_size: int = 1 << 20)
     else:
         raise BodyError(f"unsupported request body type {kind!r}")
     return _iter(reader)
+
+
+def iter_query(query: bytes) -> Iterator[Part]:
+    """Yield the fields of a query string, read as an urlencoded body is."""
+    return iter_parts(io.BytesIO(query), "application/x-www-form-urlencoded",
+                      read_size=max(len(query), 1))
 
 
 class Base64Decoder:

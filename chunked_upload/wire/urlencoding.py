@@ -125,24 +125,3 @@ def decode_value(data: Piece, name: str) -> str:
         return str(data, "utf-8")
     except UnicodeDecodeError:
         raise InvalidParameter(name) from None
-
-
-def parse_query_string(query: str | bytes) -> list[tuple[str, bytes]]:
-    """Names and raw (decoded, not yet UTF-8-checked) values of a query string.
-
-    Fields are separated by ``&``; empty fields are skipped; a field without
-    ``=`` is a name with an empty value. ``query`` as ``str`` is the WSGI
-    ``QUERY_STRING`` (bytes as Latin-1 characters).
-    """
-    if isinstance(query, str):
-        try:
-            query = query.encode("latin-1")
-        except UnicodeEncodeError:  # not from a WSGI server: already text
-            query = query.encode("utf-8")
-    fields = []
-    for field in query.split(b"&"):
-        if not field:
-            continue
-        name, _, value = field.partition(b"=")
-        fields.append((decode_name(unquote_plus(name)), bytes(unquote_plus(value))))
-    return fields
