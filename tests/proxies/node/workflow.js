@@ -6,11 +6,19 @@
 //                         <document path> <chunk size> <file to upload> <download file>
 'use strict';
 const fs = require('fs');
-const zlib = require('zlib');
 const soap = require('soap');
 
+// CRC-32 (IEEE), computed here: zlib.crc32 needs Node 20.15, Debian ships 18.
+const TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
 function crc(data) {
-  return zlib.crc32(data).toString(16).toUpperCase();
+  let c = 0xFFFFFFFF;
+  for (const byte of data) c = TABLE[(c ^ byte) & 0xFF] ^ (c >>> 8);
+  return ((c ^ 0xFFFFFFFF) >>> 0).toString(16).toUpperCase();
 }
 
 // The result is an XmlNode (mixed content, any element): node-soap parses the
