@@ -17,10 +17,10 @@ from zeep.transports import Transport
 
 from chunked_upload.engine.checksums import format_crc
 from tests.factories import PASSWORD
+from tests.requirements import vendor_file
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-VENDOR_WSDL = Path(__file__).resolve().parents[2] / "shared/reference/inforouter/srv.wsdl"
 SOAP_ENCODING = "http://schemas.xmlsoap.org/soap/encoding/"
 LOCAL_SOAP_ENCODING = Path(__file__).parent / "data" / "soap-encoding.xsd"
 TNS = "{http://tempuri.org/}"
@@ -39,9 +39,7 @@ class LocalTransport(Transport):
 
 @pytest.fixture(scope="module")
 def vendor_client():
-    if not VENDOR_WSDL.exists():
-        pytest.skip(f"the vendor's WSDL is not at {VENDOR_WSDL}")
-    return Client(str(VENDOR_WSDL), transport=LocalTransport())
+    return Client(str(vendor_file("inforouter/srv.wsdl")), transport=LocalTransport())
 
 
 @pytest.fixture(params=["vendor", "ours"])

@@ -1,13 +1,12 @@
 """``GET /srv.asmx?WSDL``: generated from the method table, compatible with the vendor's."""
 
-from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
 
 from chunked_upload.wire.methods import METHODS
+from tests.requirements import vendor_file
 
-VENDOR_WSDL = Path(__file__).resolve().parents[2] / "shared/reference/inforouter/srv.wsdl"
 NS = {
     "wsdl": "http://schemas.xmlsoap.org/wsdl/",
     "s": "http://www.w3.org/2001/XMLSchema",
@@ -28,9 +27,7 @@ def ours(client) -> ET.Element:
 
 @pytest.fixture(scope="module")
 def vendor() -> ET.Element:
-    if not VENDOR_WSDL.exists():
-        pytest.skip(f"the vendor's WSDL is not at {VENDOR_WSDL}")
-    return ET.parse(VENDOR_WSDL).getroot()
+    return ET.parse(vendor_file("inforouter/srv.wsdl")).getroot()
 
 
 def schema_element(wsdl: ET.Element, name: str) -> ET.Element:
