@@ -83,7 +83,7 @@ def test_extensions_are_marked_as_ours(name):
 
 @pytest.mark.parametrize("name", sorted(METHODS))
 def test_the_answer_element_is_named(name):
-    following = [line for line in LINES[SECTIONS[name]:] if line.startswith("Answer ")][0]
+    following = next(line for line in LINES[SECTIONS[name]:] if line.startswith("Answer "))
     assert following.startswith(f"Answer `{METHODS[name].root}`"), following
 
 
