@@ -2,7 +2,10 @@ import pytest
 from django.test import override_settings
 
 from tests.factories import PASSWORD, UserFactory
-from tests.requirements import missing
+from tests.requirements import (
+    missing,
+    pytest_runtest_makereport,  # noqa: F401 (the CI skip rule)
+)
 from tests.srv import Srv
 
 pytest_plugins = []
