@@ -28,6 +28,8 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
+from tests.requirements import missing
+
 from .markdown import PYTHON, REPO, SHELL, Block, Page, markdown_files, name
 
 pytestmark = pytest.mark.slow
@@ -115,6 +117,9 @@ def _same_answer(shown: ET.Element, output: str, where: Block) -> None:
 
 @pytest.mark.parametrize("page", SHELL_PAGES, ids=lambda page: name(page.path))
 def test_shell_examples_run(page, demo, workdir):
+    for tool in ("curl", "sed", "base64"):
+        if shutil.which(tool) is None:
+            missing(tool, f"apt-get install {'coreutils' if tool == 'base64' else tool}")
     blocks = [b for b in page.blocks if b.runs and b.language in SHELL]
     script = ["set -euo pipefail"]
     for number, block in enumerate(blocks):
