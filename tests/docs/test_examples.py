@@ -92,8 +92,11 @@ def workdir(tmp_path) -> Path:
 
 
 def _run(command, workdir: Path, stdin: str, timeout: float = 600) -> str:
+    # As in a shell with the virtualenv activated: python and console scripts are its own.
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     done = subprocess.run(command, cwd=workdir, input=stdin, capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                          timeout=timeout, env={**os.environ, "PYTHONUNBUFFERED": "1",
+                                                "PATH": path})
     assert done.returncode == 0, f"exit status {done.returncode}\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
