@@ -264,3 +264,53 @@ def test_an_urlencoded_chunk_stays_streamed(srv, ticket):
     answer, peak, _ = call_view("UploadFileChunk", body.encode())
     assert answer["offset"] == str(len(data)), answer
     assert peak < 6 << 20, f"peak {peak} bytes"
+
+
+# Under Django's development server (runserver's WSGI stack, as live_server runs it) --
+def dev_server_request(live_server, method: str, path: str, headers: dict[str, str],
+                       body: bytes = b""):
+    """Send a request as written, Content-Length included, and read the answer."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    url = urlsplit(live_server.url)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    try:
+        connection.putrequest(method, path, skip_accept_encoding=True)
+        for name, value in headers.items():
+            connection.putheader(name, value)
+        connection.endheaders(body)
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+def dev_server_answer(status_and_headers_and_body, status: int):
+    from xml.etree import ElementTree as ET
+
+    status_got, headers, body = status_and_headers_and_body
+    assert status_got == status, body
+    assert headers["Content-Type"] == "text/xml; charset=utf-8"
+    return ET.fromstring(body)
+
+
+def test_dev_server_answers_a_content_length_that_is_no_number(live_server):
+    response = dev_server_request(live_server, "POST", "/srv.asmx/isValidTicket",
+                                  {"Content-Type": FORM, "Content-Length": "abc"}, b"x=1")
+    assert dev_server_answer(response, 400).get("error") == "Invalid parameter: Content-Length."
+
+
+@pytest.mark.parametrize("path", ["/srv.asmx", "/srv.asmx/UploadFileChunk"])
+def test_dev_server_answers_413_without_a_hop_by_hop_header(live_server, path):
+    response = dev_server_request(live_server, "POST", path,
+                                  {"Content-Type": "text/xml", "Content-Length": str(1 << 30)},
+                                  b"<x/>")
+    assert dev_server_answer(response, 413).get("error") == "Limit exceeded: request size."
+
+
+@pytest.mark.parametrize("path", ["/srv.asmx/isValidTicket", "/srv.asmx"])
+def test_dev_server_answers_more_than_a_thousand_get_fields(live_server, path):
+    query = "&".join(f"f{i}=x" for i in range(1500))
+    response = dev_server_request(live_server, "GET", f"{path}?{query}", {})
+    assert dev_server_answer(response, 200).get("error") == "Limit exceeded: number of fields."
