@@ -85,12 +85,19 @@ def test_more_than_a_thousand_get_fields_is_a_protocol_answer(srv):
     assert answer.error == "Limit exceeded: number of fields."
 
 
-def test_the_text_of_all_fields_together_is_bounded(srv, config):
+@pytest.mark.parametrize("binding", ["get", "post", "multipart", "soap"])
+def test_the_text_of_all_fields_together_is_bounded(srv, config, binding):
     config(MAX_TEXT_SIZE=1000)
-    answer = srv.call("RenewTicket", UID="u" * 600, PWD="p" * 600)
+    if binding == "soap":
+        from tests.soap.envelopes import call
+
+        node = call(srv.client, "RenewTicket", UID="u" * 600, PWD="p" * 600)
+        assert node.get("error") == "Limit exceeded: text size."
+        return
+    answer = srv.call("RenewTicket", binding, UID="u" * 600, PWD="p" * 600)
     assert answer.error == "Limit exceeded: text size."
-    answer = srv.call("RenewTicket", "multipart", UID="u" * 600, PWD="p" * 600)
-    assert answer.error == "Limit exceeded: text size."
+    assert srv.call("RenewTicket", binding, UID="u" * 500, PWD="p" * 500).error == (
+        "[900] Authentication failed")
 
 
 def test_unknown_fields_are_drained_not_held(srv, user):
