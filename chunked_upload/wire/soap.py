@@ -30,10 +30,9 @@ from rest_framework.response import Response
 
 from ..exceptions import UnknownMethod
 from .answers import Answer, Base64Text, RequestRefused
-from .bodies import iter_query
 from .renderers import XML_DECLARATION, AnswerXMLRenderer, iter_answer
 from .soap_envelope import SOAP11, SOAP12, TNS, EnvelopeReader, SoapFault, SoapVersion
-from .views import ServiceView, _query_bytes
+from .views import ServiceView
 from .wsdl import render_wsdl
 
 
@@ -120,9 +119,7 @@ class SoapView(ServiceView):
     version: SoapVersion = SOAP11
 
     def get(self, request: Request) -> HttpResponseBase:
-        query = iter_query(_query_bytes(request.META.get("QUERY_STRING", "")),
-                           max_fields=self.limits.max_fields)
-        if any(part.name.lower() == "wsdl" for part in query):
+        if any(part.name.lower() == "wsdl" for part in self.query(request)):
             # The address clients will call is this one, as the client reached it
             # (forwarded host and scheme are honoured as the site's settings say).
             location = request.build_absolute_uri(request.path)
@@ -136,7 +133,7 @@ class SoapView(ServiceView):
         action = options.get("action") or request.META.get("HTTP_SOAPACTION", "")
         self.reader = EnvelopeReader(self.body(request))
         self.method = self.reader.open(action.strip().strip('"') or None)
-        response = self.call(self.method, self.reader.parts(self.limits.max_fields))
+        response = self.call(self.method, self.reader.parts(self.method, self.limits.max_fields))
         if self.reader.fault is not None:  # malformed after the parameters were read
             raise self.reader.fault
         return response

@@ -214,8 +214,8 @@ class EnvelopeReader:
                     "MustUnderstand"))
             self._skip_element()
 
-    def parts(self, max_fields: int | None = None) -> Iterator[SoapPart]:
-        """The operation element's children, in body order, as parts named by element.
+    def parts(self, method: Method, max_fields: int | None = None) -> Iterator[SoapPart]:
+        """The method element's children, in body order, as parts named by parameter.
 
         ``xsi:nil="true"`` means absent; past ``max_fields`` children (nil ones
         count) :class:`~.bodies.TooManyFields` is raised. When the operation's
@@ -235,7 +235,9 @@ class EnvelopeReader:
             if attributes.get(XSI_NIL, "").strip() in ("1", "true"):
                 self._skip_element()
                 continue
-            part = SoapPart(self, _split(name)[1])
+            local = _split(name)[1]
+            param = method.param_named(local)  # element names match in any case
+            part = SoapPart(self, param.name if param is not None else local)
             yield part
             part.close()
         self._read_to_end()

@@ -16,7 +16,7 @@ therefore no CSRF check here.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.db import transaction
@@ -33,7 +33,7 @@ from rest_framework.views import APIView
 from ..conf import get_config
 from ..exceptions import HttpMethodNotAllowed, LimitExceeded, UnknownMethod
 from .answers import Answer, Base64Text, RequestRefused
-from .bodies import Readable, iter_parts, iter_query
+from .bodies import Part, Readable, iter_parts, iter_query
 from .dispatch import PartLike, invoke, protocol_error
 from .limits import Limits
 from .methods import METHODS, Method
@@ -120,6 +120,19 @@ class ServiceView(APIView):
             return Response(Answer.failure("root", protocol_error(exc)))
         return self.respond(Answer.failure(self.method.root, protocol_error(exc)))
 
+    def query(self, request: Request) -> Iterator[Part]:
+        """The query string's fields, read as a form body is.
+
+        Not Django's QueryDict: it would enforce its own field limit with a 500
+        (TooManyFieldsSent), and decode escapes otherwise than a form body.
+        """
+        query = request.META.get("QUERY_STRING", "")
+        try:
+            raw = query.encode("iso-8859-1")  # WSGI gives the bytes as latin-1 (PEP 3333)
+        except UnicodeEncodeError:  # an ASGI server decoded them as UTF-8
+            raw = query.encode("utf-8")
+        return iter_query(raw, max_fields=self.limits.max_fields)
+
     def body(self, request: Request) -> Readable:
         """The body as a stream, through DRF's public ``Request.stream`` (never buffered)."""
         return request.stream or io.BytesIO()  # None: no Content-Length, no body
@@ -130,10 +143,7 @@ class ServiceMethodView(ServiceView):
 
     def get(self, request: Request, method_name: str) -> HttpResponseBase:
         self.method = _lookup(method_name)
-        # Read from the raw query string, as a form body is: Django's QueryDict
-        # would enforce its own field limit with a 500 (TooManyFieldsSent).
-        query = _query_bytes(request.META.get("QUERY_STRING", ""))
-        return self.call(self.method, iter_query(query, max_fields=self.limits.max_fields))
+        return self.call(self.method, self.query(request))
 
     def post(self, request: Request, method_name: str) -> HttpResponseBase:
         self.method = _lookup(method_name)
@@ -150,10 +160,3 @@ def _lookup(method_name: str) -> Method:
         raise RequestRefused(UnknownMethod(), 404)
     return method
 
-
-def _query_bytes(query: str) -> bytes:
-    """The query string as sent: WSGI gives its bytes as latin-1 text (PEP 3333)."""
-    try:
-        return query.encode("iso-8859-1")
-    except UnicodeEncodeError:  # an ASGI server decoded it as UTF-8
-        return query.encode("utf-8")
