@@ -217,6 +217,7 @@ class EnvelopeReader:
     def parts(self, method: Method, max_fields: int | None = None) -> Iterator[SoapPart]:
         """The method element's children, in body order, as parts named by parameter.
 
+        Element names match parameters case-insensitively, in any namespace;
         ``xsi:nil="true"`` means absent; past ``max_fields`` children (nil ones
         count) :class:`~.bodies.TooManyFields` is raised. When the operation's
         element ends, the rest of the envelope is read and checked before the
