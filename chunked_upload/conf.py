@@ -54,6 +54,8 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     # Sliding ticket expiry is written at most this often (seconds), so a
     # stream of chunks does not cost a database write each.
     "TICKET_RENEW_INTERVAL": 60,
+    # The admin marks a pending handler "stalled" after this many quiet seconds.
+    "STALLED_AFTER": 60,
 }
 
 
