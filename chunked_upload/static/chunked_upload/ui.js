@@ -120,8 +120,8 @@ export class UploadView {
       const eta = u.eta();
       if (eta !== null) parts.push(`${formatDuration(eta)} left`);
     }
-    if (u.resumedFrom && u.state !== State.DONE) parts.push(`resumed at ${formatBytes(u.resumedFrom)}`);
     if (u.state === State.DONE && u.result) parts.push(`saved as ${u.result.path}`);
+    if (u.resumedFrom) parts.push(`resumed at ${formatBytes(u.resumedFrom)}`);
     if (u.state === State.ERROR) parts.push(u.error);
     this.status.textContent = parts.join(" · ");
     const shown = {

@@ -151,6 +151,7 @@ export class Upload extends EventTarget {
         const status = await this.srv.status(this.handler, signal);
         this.chunkSize = Number(status.ChunkSize);
         this.offset = Number(status.offset);
+        this.resumedFrom = this.offset;
         if (status.complete === "true" && this.offset === this.file.size) this._complete = true;
         if (this.offset > this.file.size) throw new SrvError("Upload handler not found or expired.");
         if (this.offset > 0 && !(await this._samePrefix(status.filehexcrc, signal))) {
