@@ -66,6 +66,9 @@ class ChunkedUploadWidget(forms.Widget):
     def get_context(self, name: str, value: Any, attrs: dict | None) -> dict:
         context = super().get_context(name, value, attrs)
         value = value or {}
+        if isinstance(value, dict) and value.get("handler"):
+            # Uploaded already (the form came back with another error): no new file needed.
+            context["widget"]["attrs"].pop("required", None)
         context["widget"].update({
             "name_name": name + NAME_SUFFIX,
             "handler": value.get("handler", "") if isinstance(value, dict) else "",

@@ -77,9 +77,13 @@ class DescribedDocumentForm(ChunkedUploadFormMixin, forms.ModelForm):
     file = ChunkedUploadField(label="File")
     folder = forms.CharField(initial="/Described", help_text="Where the document goes.")
 
+    field_order = ["file", "description", "keywords", "folder"]
+
     class Meta:
         model = Document
         fields = ["description", "keywords"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 3}),
+                   "keywords": forms.TextInput()}
 
     def save(self, commit: bool = True) -> Document:
         reference = self.cleaned_data["file"]
