@@ -137,7 +137,7 @@ class UploadHandlerAdmin(ReadOnlyAdmin):
     seconds from :meth:`live_view` (``admin-live.js``, no third-party code).
     """
 
-    list_display = ("guid", "owner_link", "state_shown", "progress", "rate", "chunks",
+    list_display = ("guid", "owner_link", "state_shown", "progress", "rate",
                     "last_activity", "expires", "version_link")
     list_filter = (StateFilter, OwnerFilter, AgeFilter, IdleFilter)
     search_fields = ("owner__username",)
