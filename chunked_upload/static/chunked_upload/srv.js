@@ -44,38 +44,68 @@ export class Srv {
     this.maxAttempts = maxAttempts;
   }
 
-  /** POST `method` once; the answer's root element, whatever its success. */
-  async post(method, body, signal) {
-    let response;
-    try {
-      response = await fetch(`${this.endpoint}/${method}`, {
-        method: "POST", body, signal, credentials: "same-origin", cache: "no-store",
+  /**
+   * POST `method` once; the answer's root element, whatever its success.
+   * XMLHttpRequest rather than fetch: it tells how much of the body is out;
+   * `onSent` is called at half of it, when the uploader starts the next chunk.
+   */
+  post(method, body, signal, onSent) {
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(signal.reason);
+        return;
+      }
+      const xhr = new XMLHttpRequest();
+      const abort = () => {
+        xhr.abort();
+        reject(signal.reason);
+      };
+      signal?.addEventListener("abort", abort, { once: true });
+      xhr.open("POST", `${this.endpoint}/${method}`);
+      if (onSent) {
+        let called = false;
+        const once = () => {
+          if (!called) onSent();
+          called = true;
+        };
+        xhr.upload.addEventListener("progress", (e) => {
+          if (e.lengthComputable && e.loaded * 2 >= e.total) once();
+        });
+        xhr.upload.addEventListener("load", once);
+      }
+      xhr.addEventListener("error", () => {
+        signal?.removeEventListener("abort", abort);
+        reject(new SrvError("Network error", { retry: true }));
       });
-    } catch (err) {
-      if (signal?.aborted) throw err;
-      throw new SrvError(`Network error: ${err.message}`, { retry: true });
-    }
-    const text = await response.text().catch(() => "");
-    if (response.status >= 500) throw new SrvError(`HTTP ${response.status}`, { retry: true });
-    const root = new DOMParser().parseFromString(text, "text/xml").documentElement;
-    if (!root || root.nodeName === "parsererror") {
-      throw new SrvError(`HTTP ${response.status}: not a protocol answer`);
-    }
-    return root;
+      xhr.addEventListener("load", () => {
+        signal?.removeEventListener("abort", abort);
+        if (xhr.status >= 500) {
+          reject(new SrvError(`HTTP ${xhr.status}`, { retry: true }));
+          return;
+        }
+        const root = new DOMParser().parseFromString(xhr.responseText, "text/xml").documentElement;
+        if (!root || root.nodeName === "parsererror") {
+          reject(new SrvError(`HTTP ${xhr.status}: not a protocol answer`));
+          return;
+        }
+        resolve(root);
+      });
+      xhr.send(body);
+    });
   }
 
   /**
    * Call `method` with `fields`, the ticket added; retry network errors, 5xx
    * and (once) a refused ticket. `makeBody(fields)` builds the request body.
    */
-  async call(method, fields, { signal, makeBody = urlencoded } = {}) {
+  async call(method, fields, { signal, makeBody = urlencoded, onSent } = {}) {
     let renewed = false;
     for (let attempt = 0; ; attempt++) {
       const ticket = await this.getTicket(false);
       let root;
       try {
         root = await this.post(method, makeBody({ authenticationTicket: ticket, ...fields }),
-          signal);
+          signal, onSent);
       } catch (err) {
         if (!(err instanceof SrvError && err.retry) || attempt + 1 >= this.maxAttempts) throw err;
         await sleep(backoff(attempt), signal);
@@ -117,15 +147,16 @@ export class Srv {
   /**
    * Send one chunk (a Blob) at `offset`. Resolves to the answer's attributes
    * when accepted; `tryagain` answers are retried here with backoff.
+   * `onSent()` is called when half of the (first) request's body has gone out.
    */
-  async chunk(handler, blob, crcHex, offset, last, signal) {
+  async chunk(handler, blob, crcHex, offset, last, signal, onSent) {
     const fields = {
       uploadHandler: handler, chunkHEXCRC: crcHex, lastChunk: last ? "true" : "false",
       chunkOffset: String(offset),
     };
     for (let attempt = 0; ; attempt++) {
       const attrs = await this.call("UploadFileChunk", fields, {
-        signal, makeBody: (f) => multipart(f, blob),
+        signal, makeBody: (f) => multipart(f, blob), onSent,
       });
       if (attrs.tryagain !== "true") return attrs;
       if (attempt + 1 >= this.maxAttempts) {

@@ -49,12 +49,14 @@ const RATE_WINDOW_MS = 5000;
  * Emits "change" events on itself; read `state`, `offset`, `rate()`, `eta()`.
  */
 export class Upload extends EventTarget {
-  constructor(srv, file, { folder = null, chunkSize = 0, scope = "" } = {}) {
+  constructor(srv, file, { folder = null, chunkSize = 0, scope = "", pipeline = 2 } = {}) {
     super();
     this.srv = srv;
     this.file = file;
     this.folder = folder;
     this.preferredChunkSize = chunkSize;
+    this.pipeline = Math.max(1, pipeline); // chunk requests in flight at once
+    this.recoveries = 0; // offsets re-read from the server (overtaken or lost answers)
     this.scope = scope; // which site's handlers (the endpoint): localStorage is per origin
     this.state = State.QUEUED;
     this.offset = 0;
@@ -191,6 +193,14 @@ export class Upload extends EventTarget {
     this.crcAt = this.offset;
   }
 
+  /**
+   * Send the chunks from `offset` on, `pipeline` requests in flight: the
+   * next chunk is on its way while the server appends the one before, which
+   * hides a browser's per-request cost. Every chunk carries its `chunkOffset`,
+   * so one that overtakes its predecessor is refused ("Offset mismatch.") and
+   * nothing is appended out of order; then the in-flight requests are let
+   * finish, the server's offset is read and sending goes on from there.
+   */
   async _send(signal) {
     if (this._complete) return;
     const size = this.file.size;
@@ -199,30 +209,65 @@ export class Upload extends EventTarget {
       this.crcAt = 0;
     }
     this.samples = [[performance.now(), this.offset]];
-    // The next chunk is read and checksummed while the current one is in flight.
-    let next = this._read(this.offset);
-    for (let errors = 0; ;) {
-      const chunk = await next;
-      const last = chunk.end >= size;
-      let answer;
-      try {
-        answer = await this.srv.chunk(this.handler, chunk.blob, chunk.crc, chunk.start, last,
-          signal);
-      } catch (err) {
-        if (signal.aborted) throw err;
-        if (err instanceof SrvError && err.code === OFFSET_MISMATCH && err.offset !== null
-            && errors < 3) {
-          errors++; // the server stands elsewhere (an answer was lost): go from there
-          await this._seek(err.offset, signal);
-          next = this._read(this.offset);
-          continue;
-        }
-        throw err;
+    // The whole file's CRC at each chunk boundary sent, so that any offset
+    // the server may report is known without reading the file again.
+    const crcs = new Map([[this.offset, this.crc]]);
+    const inflight = [];
+    let sendAt = this.offset;
+    let sentLast = false;
+    let stuck = 0;
+    const drain = () => Promise.all(inflight.splice(0).map((i) => i.result));
+    for (;;) {
+      while (inflight.length < this.pipeline && !sentLast) {
+        const chunk = await this._read(sendAt);
+        const last = chunk.end >= size;
+        // The next request leaves once the previous one's body is half out,
+        // so that it rarely reaches the server first.
+        if (inflight.length) await inflight[inflight.length - 1].sent;
+        let sent;
+        const sentPromise = new Promise((resolve) => { sent = resolve; });
+        const result = this.srv.chunk(this.handler, chunk.blob, chunk.crc, chunk.start, last,
+          signal, sent).then((answer) => ({ answer }), (error) => ({ error }));
+        result.then(sent);
+        inflight.push({ chunk, last, result, sent: sentPromise });
+        crcs.set(chunk.end, crc32Combine(crcs.get(chunk.start), chunk.value, chunk.end - chunk.start));
+        sendAt = chunk.end;
+        sentLast = last;
       }
-      errors = 0;
+      const { chunk, last, result } = inflight.shift();
+      const { answer, error } = await result;
+      if (error) {
+        await drain();
+        if (signal.aborted) throw error;
+        if (!(error instanceof SrvError && error.code === OFFSET_MISMATCH) || ++stuck > 5) {
+          throw error;
+        }
+        this.recoveries++;
+        const status = await this.srv.status(this.handler, signal);
+        const at = Number(status.offset);
+        if (at > size) throw new SrvError("Offset mismatch.");
+        this.offset = at;
+        if (crcs.has(at)) {
+          this.crc = crcs.get(at);
+          this.crcAt = at;
+        } else {
+          await this._prefixCrc(signal);
+        }
+        if (status.complete === "true") {
+          if (at === size && parseInt(status.filehexcrc, 16) === this.crc) return;
+          throw new SrvError("Upload handler is already complete.");
+        }
+        crcs.clear();
+        crcs.set(at, this.crc);
+        sendAt = at;
+        sentLast = false;
+        continue;
+      }
+      stuck = 0;
       this.offset = chunk.end;
-      this.crc = crc32Combine(this.crc, chunk.value, chunk.end - chunk.start);
+      this.crc = crcs.get(chunk.end);
       this.crcAt = this.offset;
+      crcs.delete(chunk.start);
       this._sample();
       this._remember();
       if (last) {
@@ -231,14 +276,7 @@ export class Upload extends EventTarget {
         }
         return;
       }
-      next = this._read(this.offset);
     }
-  }
-
-  async _seek(offset, signal) {
-    if (offset > this.file.size) throw new SrvError("Offset mismatch.");
-    this.offset = offset;
-    await this._prefixCrc(signal);
   }
 
   async _read(start) {
