@@ -107,8 +107,10 @@ export class Uploader {
       case "pause":
         upload.pause();
         break;
-      case "resume":
       case "retry":
+        upload.folder = this.folder; // the folder chosen now: a refused one may have been fixed
+      // falls through
+      case "resume":
         upload.state = State.QUEUED;
         upload.dispatchEvent(new Event("change"));
         this.pump();
