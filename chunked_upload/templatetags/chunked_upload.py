@@ -31,8 +31,14 @@ def endpoints(request) -> dict[str, str]:
 def chunked_uploader(context, folder: str = "/", folder_input: str = "", parallel: int = 2,
                      chunk_size: int = 0) -> dict:
     """Render the drop zone, file picker, queue and live region."""
+    request = context["request"]
+    urls = endpoints(request)
+    user_id = getattr(getattr(request, "user", None), "pk", None)
     return {
-        **endpoints(context["request"]),
+        **urls,
+        # Unfinished uploads are remembered per user: another user of the
+        # same browser is not shown this one's file names.
+        "scope": f"{urls['endpoint']}#{user_id or ''}",
         "folder": folder,
         "folder_input": folder_input,
         "parallel": parallel,

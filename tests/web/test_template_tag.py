@@ -20,6 +20,7 @@ def test_the_uploader_carries_endpoint_ticket_url_csrf_and_options():
     assert 'data-csrf-token="' in html
     assert 'data-folder="/Inbox"' in html and 'data-folder-input="#f"' in html
     assert 'data-parallel="4"' in html
+    assert 'data-scope="/srv.asmx#"' in html  # an anonymous request: no user id
     assert '<script type="module" src="/static/chunked_upload/uploader.js">' in html
     assert 'aria-live="polite"' in html
     assert 'type="file" multiple' in html

@@ -5,7 +5,8 @@
 // loads ({% chunked_uploader %} renders one). Options are data attributes:
 // endpoint (the srv.asmx URL), ticketUrl, csrfToken, folder (default "/"),
 // folderInput (a selector of an input holding the folder), parallel (2),
-// chunkSize (0: the server's default).
+// chunkSize (0: the server's default), scope (whose unfinished uploads are
+// listed: the endpoint and the user).
 // Events on the element: "chunked-upload:done" (detail: the Upload, with
 // `result` = {documentId, versionId, path}).
 
@@ -17,7 +18,7 @@ export class Uploader {
     const d = root.dataset;
     this.root = root;
     this.srv = srv || sessionSrv(d.endpoint, d.ticketUrl, d.csrfToken);
-    this.scope = new URL(d.endpoint, location.href).pathname;
+    this.scope = d.scope || new URL(d.endpoint, location.href).pathname;
     this.parallel = Math.max(1, Number(d.parallel || 2));
     this.chunkSize = Number(d.chunkSize || 0);
     this.uploads = [];
