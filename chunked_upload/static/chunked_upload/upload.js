@@ -172,7 +172,7 @@ export class Upload extends EventTarget {
     const answer = await this.srv.createHandler(this.preferredChunkSize, signal);
     this.handler = answer.UploadHandler;
     this.chunkSize = Number(answer.ChunkSize);
-    this._remember();
+    this._remember(true);
   }
 
   /** Does the file's first `offset` bytes have the CRC the server holds? */
@@ -297,7 +297,11 @@ export class Upload extends EventTarget {
     this._emit();
   }
 
-  _remember() {
+  _remember(force = false) {
+    // At most once a second while chunks flow: localStorage writes are synchronous.
+    const now = Date.now();
+    if (!force && now - (this.rememberedAt || 0) < 1000) return;
+    this.rememberedAt = now;
     pending.remember({
       scope: this.scope, handler: this.handler, name: this.file.name, size: this.file.size,
       lastModified: this.file.lastModified, offset: this.offset, folder: this.folder,
