@@ -85,6 +85,8 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     # like a missing one, so a stranger learns nothing about which paths exist.
     # True: "Access denied." as the vendor answers (tells existence apart).
     "REVEAL_UNREADABLE_DOCUMENTS": False,
+    # The admin marks a pending handler "stalled" after this many quiet seconds.
+    "STALLED_AFTER": 60,
 }
 
 
