@@ -8,7 +8,10 @@ first upload:
 - ``chunked_upload.E002``: the staging directory cannot be written;
 - ``chunked_upload.E003``: DOCUMENT_STORAGE names no alias of ``STORAGES``;
 - ``chunked_upload.E004``: MAX_REQUEST_SIZE cannot carry a maximum chunk in Base64;
-- ``chunked_upload.E005``: STAGING_BACKEND cannot be imported or built.
+- ``chunked_upload.E005``: STAGING_BACKEND cannot be imported or built;
+- ``chunked_upload.W201``: SHA-256 runs on the slow pure-Python fallback
+  (``rehashes`` missing or failing its start-up vectors), with the rate
+  measured on this host.
 
 They are registered in :meth:`chunked_upload.apps.ChunkedUploadConfig.ready`
 under the ``chunked_upload`` tag (``manage.py check --tag chunked_upload``).
@@ -20,7 +23,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from django.core.checks import CheckMessage, Error
+from django.core.checks import CheckMessage, Error, Warning
 from django.core.files.storage import storages
 
 from .conf import get_config
@@ -137,5 +140,19 @@ def check_request_size(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
     )]
 
 
+def check_sha256_backend(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    # The rule and its figure live with the hashing code (engine/checksums.py).
+    from .engine import checksums
+
+    if checksums.SHA256_BACKEND != "python":
+        return []
+    rate = checksums.measure_rate()
+    return [Warning(
+        "SHA-256 of uploads runs in pure Python: every upload is hashed at a few MB/s.",
+        hint=f"Measured here: {rate / 1e6:.2f} MB/s. Install 'rehashes' (a dependency of "
+             f"chunked-upload on Linux; elsewhere it needs a Rust toolchain to build).",
+        id="chunked_upload.W201")]
+
+
 ALL_CHECKS = (check_chunk_sizes, check_staging_directory, check_document_storage,
-              check_request_size)
+              check_request_size, check_sha256_backend)
