@@ -287,7 +287,7 @@ class LocalStaging(StagingBackend):
 
     def _link_into(self, source: Path, storage: Storage, name: str) -> str | None:
         """Hard-link ``source`` as ``name`` in a local storage; None if impossible."""
-        file_mode = storage.file_permissions_mode
+        file_mode = getattr(storage, "file_permissions_mode", None)
         if file_mode is None:
             umask = _umask()
             if umask is None:
@@ -301,7 +301,7 @@ class LocalStaging(StagingBackend):
                 storage.delete(name)  # left by an interrupted earlier attempt
             name = storage.get_available_name(name)
             target = Path(storage.path(name))
-            _make_directories(target.parent, storage.directory_permissions_mode)
+            _make_directories(target.parent, getattr(storage, "directory_permissions_mode", None))
             os.link(source, target)
             os.chmod(target, file_mode)
         except OSError as exc:
