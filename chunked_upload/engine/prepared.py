@@ -18,6 +18,7 @@ the app sends its own (:mod:`chunked_upload.signals`).
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -59,12 +60,23 @@ class PreparedGet(Generic[M]):
         return next(iter(rows[:1]), None)
 
 
+@functools.cache
 def has_returning(using: str) -> bool:
     """Does this database answer ``INSERT``/``UPDATE … RETURNING``?"""
     connection = connections[using]
     if connection.vendor == "postgresql":
         return True
     return connection.vendor == "sqlite" and connection.Database.sqlite_version_info >= (3, 35)
+
+
+@functools.lru_cache(maxsize=64)
+def _sql(kind: str, using: str, *shape: object) -> str:
+    """The SQL of one statement shape, built once per database alias.
+
+    Only names go in (quoted as the database quotes them); values are always
+    parameters.
+    """
+    return _BUILDERS[kind](connections[using], *shape)
 
 
 def _column(model: type[Model], name: str, connection: Any) -> str:
@@ -82,6 +94,21 @@ def _from_db(model: type[M], using: str, values: dict[str, object]) -> M:
     return model.from_db(using, names, [values[name] for name in names])
 
 
+def _lease_sql(connection: Any, scope_field: str) -> str:
+    H = UploadHandler  # noqa: N806 (a model, as in a query)
+    col = {name: _column(H, name, connection) for name in (
+        "id", "state", "lease_generation", "lease_expires_at", "last_activity_at", "created_at",
+        scope_field, *LEASED_FIELDS)}
+    return (
+        f"UPDATE {connection.ops.quote_name(H._meta.db_table)} SET {col['lease_generation']} = "
+        f"{col['lease_generation']} + 1, {col['lease_expires_at']} = %s "
+        f"WHERE {col['id']} = %s AND {col[scope_field]} = %s AND {col['state']} IN (%s, %s) "
+        f"AND ({col['lease_expires_at']} IS NULL OR {col['lease_expires_at']} <= %s) "
+        f"AND {col['last_activity_at']} > %s AND {col['created_at']} > %s "
+        f"RETURNING {', '.join(col[name] for name in LEASED_FIELDS)}"
+    )
+
+
 def take_lease(handler_id: uuid.UUID, scope: tuple[str, object], *, now: datetime,
                until: datetime, idle_since: datetime, born_since: datetime,
                using: str) -> UploadHandler | None:
@@ -94,18 +121,7 @@ def take_lease(handler_id: uuid.UUID, scope: tuple[str, object], *, now: datetim
     """
     connection = connections[using]
     H = UploadHandler  # noqa: N806 (a model, as in a query)
-    q = connection.ops.quote_name
-    col = {name: _column(H, name, connection) for name in (
-        "id", "state", "lease_generation", "lease_expires_at", "last_activity_at", "created_at",
-        scope[0], *LEASED_FIELDS)}
-    sql = (
-        f"UPDATE {q(H._meta.db_table)} SET {col['lease_generation']} = "
-        f"{col['lease_generation']} + 1, {col['lease_expires_at']} = %s "
-        f"WHERE {col['id']} = %s AND {col[scope[0]]} = %s AND {col['state']} IN (%s, %s) "
-        f"AND ({col['lease_expires_at']} IS NULL OR {col['lease_expires_at']} <= %s) "
-        f"AND {col['last_activity_at']} > %s AND {col['created_at']} > %s "
-        f"RETURNING {', '.join(col[name] for name in LEASED_FIELDS)}"
-    )
+    sql = _sql("lease", using, scope[0])
     params = [
         _value(H, "lease_expires_at", until, connection),
         _value(H, "id", handler_id, connection),
@@ -126,6 +142,15 @@ def take_lease(handler_id: uuid.UUID, scope: tuple[str, object], *, now: datetim
     return _from_db(H, using, values)
 
 
+def _insert_sql(connection: Any, *names: str) -> str:
+    return (
+        f"INSERT INTO {connection.ops.quote_name(Chunk._meta.db_table)} "
+        f"({', '.join(_column(Chunk, name, connection) for name in names)}) "
+        f"VALUES ({', '.join(['%s'] * len(names))}) "
+        f"RETURNING {_column(Chunk, 'id', connection)}"
+    )
+
+
 def insert_chunk(handler_id: uuid.UUID, index: int, offset: int, length: int, crc: int,
                  received_at: datetime, using: str) -> Chunk:
     """INSERT one ledger row; the row as a saved ``Chunk``."""
@@ -134,18 +159,24 @@ def insert_chunk(handler_id: uuid.UUID, index: int, offset: int, length: int, cr
     if not has_returning(using):
         return Chunk.objects.using(using).create(**fields)
     connection = connections[using]
-    q = connection.ops.quote_name
-    sql = (
-        f"INSERT INTO {q(Chunk._meta.db_table)} "
-        f"({', '.join(_column(Chunk, name, connection) for name in fields)}) "
-        f"VALUES ({', '.join(['%s'] * len(fields))}) "
-        f"RETURNING {_column(Chunk, 'id', connection)}"
-    )
+    sql = _sql("insert", using, *fields)
     params = [_value(Chunk, name, value, connection) for name, value in fields.items()]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         pk = cursor.fetchone()[0]
     return _from_db(Chunk, using, {"id": pk, **fields})
+
+
+def _update_sql(connection: Any, with_state: bool, *names: str) -> str:
+    """``UPDATE … SET <names> WHERE id = … AND lease_generation = … [AND state = …]``."""
+    H = UploadHandler  # noqa: N806 (a model, as in a query)
+    assignments = ", ".join(f"{_column(H, name, connection)} = %s" for name in names)
+    sql = (f"UPDATE {connection.ops.quote_name(H._meta.db_table)} SET {assignments} "
+           f"WHERE {_column(H, 'id', connection)} = %s "
+           f"AND {_column(H, 'lease_generation', connection)} = %s")
+    if with_state:
+        sql += f" AND {_column(H, 'state', connection)} = %s"
+    return sql
 
 
 def update_leased(handler_id: uuid.UUID, generation: int, values: dict[str, object],
@@ -157,16 +188,14 @@ def update_leased(handler_id: uuid.UUID, generation: int, values: dict[str, obje
     """
     connection = connections[using]
     H = UploadHandler  # noqa: N806 (a model, as in a query)
-    q = connection.ops.quote_name
-    assignments = ", ".join(f"{_column(H, name, connection)} = %s" for name in values)
-    sql = (f"UPDATE {q(H._meta.db_table)} SET {assignments} "
-           f"WHERE {_column(H, 'id', connection)} = %s "
-           f"AND {_column(H, 'lease_generation', connection)} = %s")
+    sql = _sql("update", using, state is not None, *values)
     params = [_value(H, name, value, connection) for name, value in values.items()]
     params += [_value(H, "id", handler_id, connection), generation]
     if state is not None:
-        sql += f" AND {_column(H, 'state', connection)} = %s"
         params.append(state)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount == 1
+
+
+_BUILDERS = {"lease": _lease_sql, "insert": _insert_sql, "update": _update_sql}
