@@ -31,9 +31,16 @@ over. A stalled or vanished client therefore holds its own handler only, and
 only until ``CHUNK_LEASE_TIMEOUT``; a worker killed mid-chunk leaves a lease
 that simply runs out (its uncommitted bytes are cut off by the next holder).
 
-Requests that only read (status) or remove (delete, expiry) need no lease: a
-removal commits and the leaseholder's commit then finds no live handler.
-Finalize takes the lease too (:func:`exclusively`), since it hands the bytes on.
+The grant must be durable before its holder writes (a grant lost in a crash
+of the database alone could be handed out twice): do not run PostgreSQL with
+``synchronous_commit = off`` for this app's connections.
+
+Requests that only read (status) need no lease. Removals (delete, the
+admin's expiry) wait for a running lease, as two requests for one handler
+never interleave; the expiry sweep skips leased handlers (they are in use).
+Finalize waits too and takes the next generation (:func:`exclusively`), since
+it hands the bytes on. A removal that does win a race (a lease that ran out)
+is safe as well: the stale holder's commit then finds no live handler.
 """
 
 from __future__ import annotations

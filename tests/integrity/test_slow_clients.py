@@ -66,11 +66,13 @@ def test_a_chunk_stalled_mid_body_delays_no_other_user(site, client, ticket, fol
         if site.database.is_postgres:
             assert open_transactions(site) == []
         busy = another_users_work(client, folder)
-        assert busy < quiet + 1.0, (quiet, busy)
         if site.database.is_postgres:
             assert open_transactions(site) == []
     finally:
         stalled.hang_up(send_rest=False)
+    # Against the slower of two quiet runs: a busy machine varies by itself.
+    quiet = max(quiet, another_users_work(client, folder))
+    assert busy < quiet + 1.0, (quiet, busy)
     site.assert_consistent()
 
 
