@@ -83,6 +83,7 @@ def clamp_chunk_size(preferred: int | None) -> int:
 
 def create_handler(ticket: Ticket, preferred_chunk_size: int | None) -> UploadHandler:
     """CreateUploadHandler: a new open handler bound to ``ticket``."""
+    # Seam: per-user limits on open handlers are checked here, before the row.
     with transaction.atomic(using=handlers.db_alias()):
         handler = UploadHandler.objects.create(
             owner_id=ticket.user_id,
@@ -205,6 +206,7 @@ class ChunkAppend:
         self._crc = crc32(data, self._crc)
         if self._staged is None or self._failure is not None:
             return
+        # Seam: staged-byte quotas (per user, in total) join these limits.
         if self.length > self._max_chunk:
             self._failure = LimitExceeded("chunk size")
         elif self._max_file and self.handler.committed_size + self.length > self._max_file:
