@@ -15,6 +15,7 @@ import getpass
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -28,8 +29,8 @@ from .state import StateStore
 from .upload import Finalizer, upload
 
 PROG = "chunked-upload"
-UNITS = {"": 1, "k": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mib": 1 << 20, "g": 1 << 30,
-         "gib": 1 << 30}
+SIZE = re.compile(r"^(\d+)\s*([kmg]?)(?:i?b)?$", re.IGNORECASE)
+UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 
 
 class UsageError(ClientError):
@@ -37,13 +38,10 @@ class UsageError(ClientError):
 
 
 def size(text: str) -> int:
-    """``8MiB``, ``512k``, ``1048576`` → bytes."""
-    number = text.strip().lower().rstrip("b") if text.lower().endswith("ib") else text.lower()
-    digits = number.rstrip("kmgi")
-    unit = number[len(digits):]
-    if not digits.isdigit() or unit not in UNITS:
+    """``8MiB``, ``512k``, ``1048576`` → bytes (units are powers of 1024)."""
+    if (match := SIZE.match(text.strip())) is None:
         raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 8MiB, 512KiB)")
-    return int(digits) * UNITS[unit]
+    return int(match[1]) * UNITS[match[2].lower()]
 
 
 def parser() -> argparse.ArgumentParser:
