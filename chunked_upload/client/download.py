@@ -3,8 +3,9 @@
 The bytes go to ``DEST.part`` (next to it, ``DEST.part.json`` says which
 document, version, size and CRC they belong to) and are renamed to
 ``DEST`` only once the size and the CRC-32 of the whole file match the
-server's. A download that stopped half-way goes on from the end of the
-partial file if the document is still the same version.
+server's (like ``cp``, it leaves flushing to the disk to the system). A
+download that stopped half-way goes on from the end of the partial file
+if the document is still the same version.
 """
 
 from __future__ import annotations
@@ -87,8 +88,6 @@ def download(session: Session, document: str | int,
             offset, crc = offset + len(data), crc32(data, crc)
             if progress:
                 progress(offset, size)
-        file.flush()
-        os.fsync(file.fileno())
     if (offset, crc) != (size, expected):
         part.unlink(missing_ok=True)  # a partial file that is wrong is no use to resume
         meta.unlink(missing_ok=True)

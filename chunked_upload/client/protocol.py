@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import binascii
 import uuid
-import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from xml.etree import ElementTree as ET
@@ -25,6 +24,15 @@ from .errors import (
     TransportError,
 )
 
+try:  # ISA-L's CRC-32 (the server's [fast] extra) is several times zlib's; same values.
+    from isal.isal_zlib import crc32 as _crc32
+except ImportError:  # pragma: no cover - the plain build
+    from zlib import crc32 as _crc32
+try:  # SIMD Base64 decoding, if installed; binascii otherwise.
+    from pybase64 import b64decode as _b64decode
+except ImportError:  # pragma: no cover - the plain build
+    _b64decode = None
+
 PREFIX = "srv.asmx"
 
 #: Error texts (their start) that have an exception of their own.
@@ -38,7 +46,7 @@ _ERRORS: tuple[tuple[str, type[ServerError]], ...] = (
 
 def crc32(data: bytes | bytearray | memoryview, running: int = 0) -> int:
     """CRC-32 (zlib/IEEE) of ``data``, continuing ``running``."""
-    return zlib.crc32(data, running)
+    return _crc32(data, running)
 
 
 def format_crc(value: int) -> str:
@@ -124,6 +132,11 @@ def _parse_with_text(method: str, body: bytes) -> Answer:
 
 def decode_base64(text: bytes | memoryview) -> bytes:
     """The bytes of a download chunk's Base64 text."""
+    if _b64decode is not None:
+        try:
+            return _b64decode(text, validate=True)
+        except ValueError:
+            pass  # whitespace or worse: binascii skips the one and reports the other
     try:
         return binascii.a2b_base64(text)
     except binascii.Error as error:

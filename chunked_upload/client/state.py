@@ -64,8 +64,13 @@ class StateStore:
         """The state of this upload, None if there is none."""
         return self._read(self.path(server, user, source, destination))
 
-    def save(self, state: UploadState) -> None:
-        """Write ``state`` durably: a new file renamed over the old one."""
+    def save(self, state: UploadState, *, sync: bool = True) -> None:
+        """Write ``state``: a new file renamed over the old one, fsynced if ``sync``.
+
+        The handler id must survive a power cut (the first save, with
+        ``sync``); the offset is only a hint, since resuming asks the
+        server, so the uploader's later saves skip the fsync.
+        """
         state.updated = time.time()
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         target = self.path(state.server, state.user, state.source, state.destination)
@@ -74,7 +79,8 @@ class StateStore:
             with os.fdopen(descriptor, "w") as file:
                 json.dump(asdict(state), file, indent=1)
                 file.flush()
-                os.fsync(file.fileno())
+                if sync:
+                    os.fsync(file.fileno())
             os.replace(temporary, target)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)

@@ -200,7 +200,9 @@ class _Upload:
     def _save(self, offset: int, crc: int) -> None:
         if self.store and self.state:
             self.state.offset, self.state.crc32 = offset, crc
-            self.store.save(self.state)
+            # Not fsynced: the offset is a hint (resuming asks the server), and an
+            # fsync amid a large write can wait for every dirty page of the disk.
+            self.store.save(self.state, sync=False)
 
     # One chunk --------------------------------------------------------------
     def _send(self, handler: str, offset: int, chunk: memoryview, crc_after: int,
