@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from xml.etree import ElementTree as ET
-from xml.sax.saxutils import quoteattr
 
 from .errors import (
     AuthenticationFailed,
@@ -145,10 +144,11 @@ def decode_base64(text: bytes | memoryview) -> bytes:
 
 def xml_parameters(items: Mapping[str, str | None]) -> str:
     """``<xmlparameters><item NAME=… VALUE=…/>…</xmlparameters>`` (None values left out)."""
-    return "<xmlparameters>" + "".join(
-        f"<item NAME={quoteattr(name)} VALUE={quoteattr(value)}/>"
-        for name, value in items.items() if value is not None
-    ) + "</xmlparameters>"
+    root = ET.Element("xmlparameters")
+    for name, value in items.items():
+        if value is not None:
+            ET.SubElement(root, "item", NAME=name, VALUE=value)
+    return ET.tostring(root, encoding="unicode")
 
 
 class MultipartChunk:
