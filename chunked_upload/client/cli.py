@@ -24,6 +24,7 @@ from typing import Any
 from .display import Display
 from .download import download
 from .errors import ClientError
+from .protocol import DEFAULT_CHUNK_SIZE
 from .session import Session
 from .state import StateStore
 from .upload import Finalizer, upload
@@ -57,7 +58,7 @@ def parser() -> argparse.ArgumentParser:
     common.add_argument("--state-dir", type=Path, default=None,
                         help="where interrupted uploads are remembered (default: "
                              "$CHUNKED_UPLOAD_STATE_DIR or ~/.local/state/chunked-upload)")
-    common.add_argument("--chunk-size", type=size, default=8 << 20,
+    common.add_argument("--chunk-size", type=size, default=DEFAULT_CHUNK_SIZE,
                         help="chunk size to ask the server for (default: 8MiB)")
 
     main = argparse.ArgumentParser(prog=PROG, description="Upload and download large files "

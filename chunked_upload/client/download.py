@@ -19,11 +19,10 @@ from pathlib import Path
 
 from .errors import IntegrityError, ServerError
 from .progress import ProgressCallback
-from .protocol import Answer, crc32, decode_base64, format_crc, parse_crc
+from .protocol import DEFAULT_CHUNK_SIZE, Answer, crc32, decode_base64, format_crc, parse_crc
+from .reader import crc_of_prefix
 from .session import Session, TransientError
 
-MiB = 1 << 20
-DEFAULT_CHUNK_SIZE = 8 * MiB
 HANDLER_GONE = ("Download handler not found or expired.", "Invalid download handler.")
 
 
@@ -75,7 +74,10 @@ def download(session: Session, document: str | int,
                 "crc32": handler["CRC32"]}
     offset = _partial(part, meta, identity)
     resumed_at = offset
-    crc = _crc_of_file(part, offset) if offset else 0
+    crc = 0
+    if offset:
+        with open(part, "rb") as file:
+            crc = crc_of_prefix(file, offset, chunk_size)
     meta.write_text(json.dumps(identity))
     with open(part, "r+b" if offset else "wb") as file:
         file.truncate(offset)
@@ -150,14 +152,3 @@ def _partial(part: Path, meta: Path, identity: dict[str, object]) -> int:
     except (OSError, ValueError):
         pass
     return 0
-
-
-def _crc_of_file(path: Path, length: int) -> int:
-    crc, buffer = 0, memoryview(bytearray(MiB))
-    with open(path, "rb") as file:
-        while length:
-            got = file.readinto(buffer[:min(MiB, length)])
-            if not got:
-                break
-            crc, length = crc32(buffer[:got], crc), length - got
-    return crc

@@ -33,6 +33,8 @@ except ImportError:  # pragma: no cover - the plain build
     _b64decode = None
 
 PREFIX = "srv.asmx"
+#: What the client asks for: few requests per GiB, a few MiB of memory.
+DEFAULT_CHUNK_SIZE = 8 << 20
 
 #: Error texts (their start) that have an exception of their own.
 _ERRORS: tuple[tuple[str, type[ServerError]], ...] = (

@@ -12,7 +12,6 @@ are shown to have the server's CRC.
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import time
 from contextlib import ExitStack
@@ -22,12 +21,10 @@ from typing import BinaryIO, Literal
 
 from .errors import IntegrityError, OffsetMismatch, ResumeError, ServerError
 from .progress import ProgressCallback
-from .protocol import Answer, crc32, format_crc, parse_crc, xml_parameters
+from .protocol import DEFAULT_CHUNK_SIZE, Answer, crc32, format_crc, parse_crc, xml_parameters
+from .reader import ChunkReader, crc_of_prefix, remaining_size
 from .session import Session, TransientError
 from .state import StateStore, UploadState
-
-MiB = 1 << 20
-DEFAULT_CHUNK_SIZE = 8 * MiB
 
 
 @dataclass(frozen=True)
@@ -132,10 +129,10 @@ class _Upload:
     def run(self, file: BinaryIO, resume: bool) -> UploadResult:
         started = time.monotonic()
         if self.size is None:
-            self.size = _remaining_size(file)
+            self.size = remaining_size(file)
         handler, chunk_size, offset, crc, complete = self._begin(file, resume)
         resumed_at = offset
-        reader = _Reader(file, chunk_size, None if self.size is None else self.size - offset)
+        reader = ChunkReader(file, chunk_size, None if self.size is None else self.size - offset)
         while not complete:
             chunk, last = reader.next()
             crc_after = crc32(chunk, crc)
@@ -179,7 +176,7 @@ class _Upload:
         if self.size is not None and committed > self.size:
             raise ResumeError(f"{self.source}: the server holds {committed} bytes, the file "
                               f"has only {self.size} now; upload it again")
-        local = _crc_of_prefix(file, committed, chunk_size)
+        local = crc_of_prefix(file, committed, chunk_size)
         if local != parse_crc(status["filehexcrc"]):
             raise ResumeError(f"{self.source}: its first {committed} bytes are no longer "
                               "what the server holds (the file changed); upload it again")
@@ -251,77 +248,3 @@ class _Upload:
         raise OffsetMismatch("UploadFileChunk", f"the server stands at {committed} "
                              f"(CRC {status['filehexcrc']}), the client at {offset}",
                              attributes=dict(status.attributes))
-
-
-class _Reader:
-    """The source a chunk at a time, into one reused buffer.
-
-    With a known size each chunk is exactly what is left or a chunk size;
-    without one (a pipe) one byte more is read to learn whether this chunk
-    is the last, and kept for the next.
-    """
-
-    def __init__(self, file: BinaryIO, chunk_size: int, size: int | None) -> None:
-        self.file, self.chunk_size, self.left = file, chunk_size, size
-        self.buffer = bytearray(chunk_size + 1)
-        self.view = memoryview(self.buffer)
-        self.spare = False
-
-    def next(self) -> tuple[memoryview, bool]:
-        """The next chunk (valid until the next call) and whether it is the last."""
-        size = self.chunk_size
-        if self.left is not None:
-            wanted = min(size, self.left)
-            if _fill(self.file, self.view, 0, wanted) != wanted:
-                raise IntegrityError("the file became shorter while it was being uploaded")
-            self.left -= wanted
-            return self.view[:wanted], self.left == 0
-        start = 0
-        if self.spare:
-            self.buffer[0], start = self.buffer[size], 1
-        got = _fill(self.file, self.view, start, size + 1)
-        self.spare = got > size
-        return self.view[:min(got, size)], not self.spare
-
-
-def _fill(file: BinaryIO, view: memoryview, start: int, end: int) -> int:
-    """Read into ``view[start:end]`` until full or end of file; where it stopped."""
-    position = start
-    readinto = getattr(file, "readinto", None)
-    while position < end:
-        if readinto is not None:
-            count = readinto(view[position:end])
-        else:
-            data = file.read(end - position)
-            count = len(data)
-            view[position:position + count] = data
-        if not count:
-            break
-        position += count
-    return position
-
-
-def _crc_of_prefix(file: BinaryIO, length: int, piece: int) -> int:
-    """CRC-32 of the file's first ``length`` bytes; the file is left at ``length``."""
-    file.seek(0)
-    buffer = memoryview(bytearray(min(piece, max(length, 1))))
-    crc, left = 0, length
-    while left:
-        got = _fill(file, buffer, 0, min(len(buffer), left))
-        if not got:
-            raise ResumeError("the file is shorter than what the server already holds")
-        crc, left = crc32(buffer[:got], crc), left - got
-    return crc
-
-
-def _remaining_size(file: BinaryIO) -> int | None:
-    """Bytes from the file's position to its end, None if it cannot seek (a pipe)."""
-    try:
-        if not file.seekable():
-            return None
-        position = file.tell()
-        end = file.seek(0, io.SEEK_END)
-        file.seek(position)
-        return end - position
-    except (AttributeError, OSError):
-        return None

@@ -29,7 +29,7 @@ def test_the_library_imports_without_django():
     done = run("""
         import chunked_upload.client
         from chunked_upload.client import cli, download, progress, protocol, session, state
-        from chunked_upload.client import display, upload
+        from chunked_upload.client import display, reader, upload
         print(sorted(name for name in sys.modules if name.startswith(("django", "rest_"))))
     """)
     assert done.returncode == 0, done.stderr

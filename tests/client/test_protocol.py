@@ -23,8 +23,8 @@ from chunked_upload.client.errors import (
     TransportError,
 )
 from chunked_upload.client.protocol import MultipartChunk, decode_base64, parse_answer
+from chunked_upload.client.reader import ChunkReader
 from chunked_upload.client.session import RetryPolicy, normalize_url
-from chunked_upload.client.upload import _Reader
 
 
 @pytest.mark.parametrize(("error", "kind"), [
@@ -126,7 +126,7 @@ def test_the_reader_cuts_chunks_and_finds_the_last(length, known):
             buffer[:count], self.left = self.left[:count], self.left[count:]
             return count
 
-    reader = _Reader(Pipe(), 10, length if known else None)
+    reader = ChunkReader(Pipe(), 10, length if known else None)
     chunks, last = [], False
     while not last:
         chunk, last = reader.next()
