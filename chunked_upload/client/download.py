@@ -88,6 +88,7 @@ def download(session: Session, document: str | int,
             data, handler = _chunk(session, handler, path, version, offset, chunk_size)
             file.write(data)
             offset, crc = offset + len(data), crc32(data, crc)
+            del data  # not alive while the next chunk arrives: memory is one chunk less
             if progress:
                 progress(offset, size)
     if (offset, crc) != (size, expected):

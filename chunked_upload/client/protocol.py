@@ -91,7 +91,7 @@ class Answer:
         return self.attributes.get("success") == "true"
 
 
-def parse_answer(method: str, body: bytes) -> Answer:
+def parse_answer(method: str, body: bytes | bytearray) -> Answer:
     """Parse an answer; raise the matching :class:`ServerError` if it is a failure.
 
     A chunk answer whose ``tryagain`` is ``true`` is returned, not raised,
@@ -113,7 +113,7 @@ def parse_answer(method: str, body: bytes) -> Answer:
               dict(answer.attributes))
 
 
-def _parse_with_text(method: str, body: bytes) -> Answer:
+def _parse_with_text(method: str, body: bytes | bytearray) -> Answer:
     # The Base64 text of a download answer can be tens of MiB: parse only the
     # start tag with ElementTree and keep the text as a view of the body
     # (Base64 has no "<" or "&", so the text is the bytes between the tags).

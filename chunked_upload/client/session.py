@@ -181,15 +181,19 @@ class Session:
         url = f"{self.url}{PREFIX}/{method}"
         try:
             if chunk is None:
-                response = self.http.post(url, data=fields, timeout=self._timeouts())
+                response = self.http.post(url, data=fields, timeout=self._timeouts(),
+                                          stream=True)
             else:
                 body = MultipartChunk(fields, chunk)
                 response = self.http.post(url, data=body, timeout=self._timeouts(),
-                                          headers={"Content-Type": body.content_type})
-            content = response.content
+                                          headers={"Content-Type": body.content_type},
+                                          stream=True)
+            with response:
+                content = _read_body(response)
         except requests.Timeout as error:
             raise TransientError(f"{method}: timed out ({_reason(error)})") from error
-        except requests.ConnectionError as error:
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as error:
+            # (The second: the connection broke in the middle of the answer.)
             raise TransientError(f"{method}: connection failed ({_reason(error)})") from error
         except requests.RequestException as error:
             raise TransportError(f"{method}: {_reason(error)}") from error
@@ -218,6 +222,18 @@ def normalize_url(url: str) -> str:
     if url.lower().endswith("/" + PREFIX):
         url = url[: -len(PREFIX) - 1]
     return url + "/"
+
+
+def _read_body(response: requests.Response) -> bytes | bytearray:
+    """The whole answer, grown in one buffer (a download chunk's answer is MiBs).
+
+    ``response.content`` would join a list of small pieces: twice the answer
+    in memory at the end; a bytearray grows in place.
+    """
+    body = bytearray()
+    for piece in response.iter_content(1 << 20):  # requests' errors, decoded
+        body += piece
+    return body
 
 
 def _reason(error: Exception) -> str:
