@@ -134,7 +134,13 @@ def session(args: argparse.Namespace) -> Session:
             raise UsageError("no password: set CHUNKED_UPLOAD_PASSWORD (there is no terminal "
                              "to ask on)")
         password = getpass.getpass(f"Password for {args.user}: ")
-    return Session(args.url, user=args.user, password=password)
+    srv = Session(args.url, user=args.user, password=password)
+    try:
+        srv.login()  # now: a wrong password fails before any file is read
+    except BaseException:
+        srv.close()
+        raise
+    return srv
 
 
 def _progress(args: argparse.Namespace, name: str) -> Display:
