@@ -18,6 +18,7 @@ from chunked_upload.client import (
     upload,
 )
 from tests.integrity.database import PASSWORD, USERNAME
+from tests.integrity.site import DemoSite
 
 from .helpers import CHUNK, MiB, assert_ledger_contiguous, make_file, sha256, stored_sha256
 from .proxy import Proxy
@@ -216,3 +217,32 @@ def test_the_server_killed_during_a_large_upload(site, store, folder, tmp_path):
                       progress=progress)
     assert len(crashes) == 2
     assert stored_sha256(site, done.version_id) == digest
+
+
+@pytest.fixture(scope="module")
+def ticket_scope_site(client_database_server, tmp_path_factory):
+    """A second site whose handlers belong to their ticket (HANDLER_SCOPE = "ticket")."""
+    data_dir = tmp_path_factory.mktemp("ticket-scope")
+    site = DemoSite(data_dir, client_database_server.new_database("ticket_scope", data_dir),
+                    workers=1, threads=2)
+    site.env["CHUNKED_UPLOAD_HANDLER_SCOPE"] = "ticket"
+    with site.running():
+        yield site
+
+
+def test_resume_under_ticket_scope_says_handler_scope_is_why(ticket_scope_site, store, folder,
+                                                             tmp_path):
+    url = f"http://127.0.0.1:{ticket_scope_site.port}/"
+    source = tmp_path / "source.bin"
+    make_file(source, 3 * CHUNK)
+
+    def stop(done, total):
+        raise KeyboardInterrupt  # the client dies after its first chunk
+
+    with Session(url, user=USERNAME, password=PASSWORD) as first, \
+            pytest.raises(KeyboardInterrupt):
+        upload(first, source, f"{folder}/f.bin", chunk_size=CHUNK, state=store, progress=stop)
+    with Session(url, user=USERNAME, password=PASSWORD) as second, \
+            pytest.raises(HandlerNotFound) as raised:
+        upload(second, source, f"{folder}/f.bin", chunk_size=CHUNK, state=store, resume=True)
+    assert "HANDLER_SCOPE" in str(raised.value) and '"user"' in str(raised.value)
