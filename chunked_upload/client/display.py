@@ -50,7 +50,8 @@ class Display:
                 self.bar.update(done - self.bar.n)
             return
         now = time.monotonic()
-        if now - self.last_line >= self.interval or (total is not None and done >= total):
+        finished = total is not None and done >= total
+        if finished or (done and now - self.last_line >= self.interval):
             self.last_line = now
             self.stream.write(self.line(done, total) + "\n")
             self.stream.flush()

@@ -14,6 +14,8 @@ import sys
 import termios
 import time
 
+import pytest
+
 from tests.integrity.site import DemoSite
 
 from .helpers import CHUNK, MiB, assert_ledger_contiguous, make_file, sha256, stored_sha256
@@ -89,7 +91,8 @@ def test_a_progress_bar_in_a_terminal(cli, folder, tmp_path):
     assert "B/s" in output
 
 
-def test_the_client_killed_mid_upload_then_resumed(site: DemoSite, cli, folder, tmp_path):
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "Ctrl-C"])
+def test_the_client_killed_mid_upload_then_resumed(site: DemoSite, cli, folder, tmp_path, how):
     source = tmp_path / "killed.bin"
     size = 24 * MiB + 1
     digest = make_file(source, size)
@@ -102,8 +105,11 @@ def test_the_client_killed_mid_upload_then_resumed(site: DemoSite, cli, folder, 
         if states and states[0]["offset"] >= 4 * MiB:
             break
         time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    process.send_signal(how)
+    _, stderr = process.communicate(timeout=60)
+    if how == signal.SIGINT:
+        assert process.returncode == 130
+        assert stderr.strip().splitlines()[-1] == "chunked-upload: error: interrupted"
     [state] = [json.loads(p.read_text()) for p in state_dir.glob("*.json")]
     assert 0 < state["offset"] < size
 
