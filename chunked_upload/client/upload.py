@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-from .errors import IntegrityError, OffsetMismatch, ResumeError, ServerError
+from .errors import HandlerNotFound, IntegrityError, OffsetMismatch, ResumeError, ServerError
 from .progress import ProgressCallback
 from .protocol import DEFAULT_CHUNK_SIZE, Answer, crc32, format_crc, parse_crc, xml_parameters
 from .reader import ChunkReader, crc_of_prefix, remaining_size
@@ -130,7 +130,12 @@ class _Upload:
         started = time.monotonic()
         if self.size is None:
             self.size = remaining_size(file)
-        handler, chunk_size, offset, crc, complete = self._begin(file, resume)
+        try:
+            handler, chunk_size, offset, crc, complete = self._begin(file, resume)
+        except HandlerNotFound:
+            if (finalized := self._finalized_already(started)) is None:
+                raise
+            return finalized
         resumed_at = offset
         reader = ChunkReader(file, chunk_size, None if self.size is None else self.size - offset)
         while not complete:
@@ -187,6 +192,25 @@ class _Upload:
         if self.progress:
             self.progress(committed, self.size)
         return state.handler, chunk_size, committed, local, complete
+
+    def _finalized_already(self, started: float) -> UploadResult | None:
+        """The result of an upload finalized by a run that died before forgetting it.
+
+        Its handler is gone, but a repeated finalize (same handler, same
+        destination) answers with the same ids; anything else: it is gone.
+        """
+        state = self.state
+        if state is None or self.store is None or state.offset != state.size:
+            return None
+        method, params = self.finalizer.request(self.path, state.handler)
+        try:
+            answer = self.session.call(method, **params)
+        except ServerError:
+            return None
+        self.store.remove(state)
+        return UploadResult(answer.integer("DocumentId"), answer.integer("VersionId"),
+                            self.path, state.size, state.crc32, state.handler,
+                            time.monotonic() - started, state.size)
 
     def _load(self) -> UploadState | None:
         if self.store is None or self.source is None:

@@ -246,3 +246,25 @@ def test_resume_under_ticket_scope_says_handler_scope_is_why(ticket_scope_site, 
             pytest.raises(HandlerNotFound) as raised:
         upload(second, source, f"{folder}/f.bin", chunk_size=CHUNK, state=store, resume=True)
     assert "HANDLER_SCOPE" in str(raised.value) and '"user"' in str(raised.value)
+
+
+def test_resume_after_dying_between_finalize_and_forgetting_gives_the_same_ids(
+        site, session, store, folder, tmp_path):
+    source = tmp_path / "source.bin"
+    make_file(source, 2 * CHUNK)
+    saved = {}
+
+    def keep_state(done, total):  # what the state file held when the last chunk was in
+        if done == total:
+            saved.update({path: path.read_bytes() for path in store.directory.glob("*.json")})
+
+    done = upload(session, source, f"{folder}/f.bin", chunk_size=CHUNK, state=store,
+                  progress=keep_state)
+    for path, content in saved.items():  # as if the client died before removing it
+        path.write_bytes(content)
+    with Session(session.url, user=USERNAME, password=PASSWORD) as again:
+        replayed = upload(again, source, f"{folder}/f.bin", chunk_size=CHUNK, state=store,
+                          resume=True)
+    assert (replayed.document_id, replayed.version_id) == (done.document_id, done.version_id)
+    assert site.database.count("documentversion", "document_id = %s", (done.document_id,)) == 1
+    assert store.all() == []
