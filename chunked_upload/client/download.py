@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -72,7 +73,7 @@ def download(session: Session, document: str | int,
     size, expected = handler.integer("Size"), parse_crc(handler["CRC32"])
     identity = {"path": path, "version": handler.get("VersionNumber"), "size": size,
                 "crc32": handler["CRC32"]}
-    offset = _partial(part, meta, identity)
+    offset = _partial(part, meta, identity, size)
     resumed_at = offset
     crc = 0
     if offset:
@@ -145,11 +146,11 @@ def _target(destination: str | os.PathLike[str] | None, name: str) -> Path:
     return target / name if target.is_dir() else target
 
 
-def _partial(part: Path, meta: Path, identity: dict[str, object]) -> int:
+def _partial(part: Path, meta: Path, identity: Mapping[str, object], size: int) -> int:
     """Bytes of an earlier download of the same version to go on from (0: none)."""
     try:
         if json.loads(meta.read_text()) == identity:
-            return min(part.stat().st_size, int(identity["size"]))  # type: ignore[call-overload]
+            return min(part.stat().st_size, size)
     except (OSError, ValueError):
         pass
     return 0

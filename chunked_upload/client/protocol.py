@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import binascii
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from xml.etree import ElementTree as ET
 
@@ -27,6 +27,7 @@ try:  # ISA-L's CRC-32 (the server's [fast] extra) is several times zlib's; same
     from isal.isal_zlib import crc32 as _crc32
 except ImportError:  # pragma: no cover - the plain build
     from zlib import crc32 as _crc32
+_b64decode: Callable[..., bytes] | None
 try:  # SIMD Base64 decoding, if installed; binascii otherwise.
     from pybase64 import b64decode as _b64decode
 except ImportError:  # pragma: no cover - the plain build
@@ -106,10 +107,10 @@ def parse_answer(method: str, body: bytes | bytearray) -> Answer:
         raise TransportError(f"{method}: the answer is not XML ({error}): {body[:200]!r}") from None
     if answer.ok or answer.get("tryagain") == "true":
         return answer
-    error = answer.get("error") or "failed without an error text"
+    text = answer.get("error") or "failed without an error text"
     code = answer.get("errorCode")
-    cls = next((cls for prefix, cls in _ERRORS if error.startswith(prefix)), ServerError)
-    raise cls(method, error, int(code) if code and code.isdigit() else None,
+    cls = next((cls for prefix, cls in _ERRORS if text.startswith(prefix)), ServerError)
+    raise cls(method, text, int(code) if code and code.isdigit() else None,
               dict(answer.attributes))
 
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from .errors import ClientError, MissingExtra, ServerError, TicketExpired, TransportError
 from .protocol import PREFIX, Answer, MultipartChunk, parse_answer
@@ -185,7 +185,9 @@ class Session:
                                           stream=True)
             else:
                 body = MultipartChunk(fields, chunk)
-                response = self.http.post(url, data=body, timeout=self._timeouts(),
+                # An iterable with a length: requests streams it with a Content-Length.
+                response = self.http.post(url, data=cast("Iterable[bytes]", body),
+                                          timeout=self._timeouts(),
                                           headers={"Content-Type": body.content_type},
                                           stream=True)
             with response:
@@ -242,7 +244,7 @@ def _reason(error: Exception) -> str:
     return text.rsplit(": ", 1)[-1].strip("')\"") or type(error).__name__
 
 
-def _error_text(content: bytes) -> str:
+def _error_text(content: bytes | bytearray) -> str:
     try:
         return parse_answer("", content).get("error") or content[:200].decode(errors="replace")
     except ClientError as error:

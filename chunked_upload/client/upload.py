@@ -97,6 +97,7 @@ def upload(session: Session, source: str | os.PathLike[str] | BinaryIO, path: st
     not. ``progress(bytes_done, bytes_total)`` is called after each chunk.
     """
     job = _Upload(session, path, finalizer or Finalizer(), chunk_size, progress)
+    file: BinaryIO
     with ExitStack() as stack:
         if isinstance(source, (str, os.PathLike)):
             file = stack.enter_context(open(source, "rb"))
