@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TypeVar, cast
 
+from .. import __version__
 from .errors import ClientError, MissingExtra, ServerError, TicketExpired, TransportError
 from .protocol import PREFIX, Answer, MultipartChunk, parse_answer
 
@@ -86,7 +87,7 @@ class Session:
         self.retry = retry or RetryPolicy()
         self.http = requests.Session()
         self.http.verify = verify
-        self.http.headers["User-Agent"] = "chunked-upload-client"
+        self.http.headers["User-Agent"] = f"chunked-upload-client/{__version__}"
 
     # Lifetime --------------------------------------------------------------
     def __enter__(self) -> Session:
