@@ -9,11 +9,10 @@ that neither pays for the other's dirty pages): the benchmark's own lean
 client (``srvclient.Srv``, the file memory-mapped, the ticket taken
 outside the timing) uploads it and the command line (``python -m
 chunked_upload.client upload``, quiet) does the same; then both read it
-back (``download``). Its
-time is given two ways: the whole process (interpreter start, login,
-LogOut included) and the span the library itself reports
-(CreateUploadHandler to the finalize answer, the same span as the lean
-client's). The median of the paired ratios ``command / lean`` is the
+back (``download``). The command's time is given two ways: the whole
+process (interpreter start, login, LogOut included) and the span the
+library itself reports (CreateUploadHandler to the finalize answer, the
+same span as the lean client's). The median of the paired ratios ``command / lean`` is the
 figure (pairs cancel the machine's drift); the issue's target is at most
 1.10 at 8 MiB chunks.
 
