@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from .. import __version__
 from .errors import ClientError, MissingExtra, ServerError, TicketExpired, TransportError
@@ -86,6 +86,8 @@ class Session:
         self._own_ticket = False
         self.retry = retry or RetryPolicy()
         self.http = requests.Session()
+        for scheme in ("http://", "https://"):
+            self.http.mount(scheme, _Adapter())
         self.http.verify = verify
         self.http.headers["User-Agent"] = f"chunked-upload-client/{__version__}"
 
@@ -214,6 +216,21 @@ class Session:
 
     def _timeouts(self) -> tuple[float, float]:
         return (self.retry.connect_timeout, self.retry.read_timeout)
+
+
+class _Adapter(requests.adapters.HTTPAdapter):
+    """requests' adapter with Nagle's algorithm left on.
+
+    urllib3 sets ``TCP_NODELAY``: good for small exchanges, but while a chunk
+    of MiBs streams out, every partial write then leaves as a small segment
+    of its own, which the server reads a piece at a time (measured: uploads
+    about a fifth slower). Small calls do not suffer: their headers and body
+    leave in one write.
+    """
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["socket_options"] = []
+        super().init_poolmanager(*args, **kwargs)
 
 
 def normalize_url(url: str) -> str:
