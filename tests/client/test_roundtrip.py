@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import threading
 
 import pytest
 
@@ -43,8 +44,6 @@ def test_a_file_object_and_a_pipe_upload_too(site, session, folder, tmp_path):
     read, write = os.pipe()
     os.write(write, data[: 1 << 16])  # the rest arrives while the upload reads
     with os.fdopen(read, "rb", buffering=0) as pipe:
-        import threading
-
         feeder = threading.Thread(target=lambda: (os.write(write, data[1 << 16:]),
                                                   os.close(write)))
         feeder.start()
