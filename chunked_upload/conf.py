@@ -38,6 +38,8 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     # Where the bytes of open handlers live (None: "<MEDIA_ROOT>/chunked_upload_staging").
     "STAGING_BACKEND": "chunked_upload.staging.local.LocalStaging",
     "STAGING_DIR": None,
+    # Keyword options of the staging backend (S3Staging: see docs/scale-out.md).
+    "STAGING_OPTIONS": {},
     # The django.core.files.storage.storages alias holding document versions.
     "DOCUMENT_STORAGE": "default",
     "DOCUMENT_STORAGE_PREFIX": "chunked_upload/versions",
