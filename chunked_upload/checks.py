@@ -8,7 +8,9 @@ first upload:
 - ``chunked_upload.E002``: the staging directory cannot be written;
 - ``chunked_upload.E003``: DOCUMENT_STORAGE names no alias of ``STORAGES``;
 - ``chunked_upload.E004``: MAX_REQUEST_SIZE cannot carry a maximum chunk in Base64;
-- ``chunked_upload.E005``: STAGING_BACKEND cannot be imported or built.
+- ``chunked_upload.E005``: STAGING_BACKEND cannot be imported or built;
+- ``chunked_upload.W010``: local staging with non-local document storage
+  (see :mod:`chunked_upload.staging.checks`).
 
 They are registered in :meth:`chunked_upload.apps.ChunkedUploadConfig.ready`
 under the ``chunked_upload`` tag (``manage.py check --tag chunked_upload``).
@@ -25,6 +27,7 @@ from django.core.files.storage import storages
 
 from .conf import get_config
 from .staging import StagingBackend, get_staging
+from .staging.checks import check_staging_for_documents
 
 TAG = "chunked_upload"
 #: Chunk lengths and sizes are stored in 32-bit integer columns.
@@ -138,4 +141,4 @@ def check_request_size(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
 
 
 ALL_CHECKS = (check_chunk_sizes, check_staging_directory, check_document_storage,
-              check_request_size)
+              check_request_size, check_staging_for_documents)

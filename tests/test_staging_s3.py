@@ -222,3 +222,21 @@ def test_ten_thousand_parts_hold_more_than_s3s_largest_object():
     assert part_size(1) == part_size(1000) == 8 * MiB
     assert part_size(1001) == 16 * MiB
     assert part_size(1, base=1) == 5 * MiB  # never under S3's minimum
+
+
+def test_documents_on_s3_are_staged_on_s3_unless_configured_otherwise(
+        s3_server, bucket, settings, config):
+    from django.core.checks import run_checks
+
+    from chunked_upload.staging.local import LocalStaging
+    from chunked_upload.staging.s3 import S3Staging
+
+    assert isinstance(get_staging(), LocalStaging)  # documents on local disk
+    settings.STORAGES = {**settings.STORAGES, "documents": s3_storage(s3_server, bucket)}
+    config(DOCUMENT_STORAGE="documents")
+    staging = get_staging()
+    assert isinstance(staging, S3Staging) and staging.bucket == bucket
+    assert [m.id for m in run_checks(tags=["chunked_upload"])] == []
+    # Local staging chosen with S3 documents: finalize would upload inside the request.
+    config(STAGING_BACKEND="chunked_upload.staging.local.LocalStaging")
+    assert [m.id for m in run_checks(tags=["chunked_upload"])] == ["chunked_upload.W010"]

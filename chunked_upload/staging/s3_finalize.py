@@ -124,21 +124,20 @@ def _abort(client: Any, bucket: str, key: str, upload_id: str) -> None:
 
 
 def _uploads(client: Any, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
-    paginator = client.get_paginator("list_multipart_uploads")
-    try:
-        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
-            yield from page.get("Uploads", [])
-    except (BotoCoreError, ClientError) as exc:
-        raise _failure("list uploads", exc) from exc
+    return _listing(client, "list_multipart_uploads", "Uploads", bucket, prefix)
 
 
 def _objects(client: Any, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
-    paginator = client.get_paginator("list_objects_v2")
+    return _listing(client, "list_objects_v2", "Contents", bucket, prefix)
+
+
+def _listing(client: Any, operation: str, field: str, bucket: str,
+             prefix: str) -> Iterator[dict[str, Any]]:
     try:
-        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
-            yield from page.get("Contents", [])
+        for page in client.get_paginator(operation).paginate(Bucket=bucket, Prefix=prefix):
+            yield from page.get(field, [])
     except (BotoCoreError, ClientError) as exc:
-        raise _failure("list tails", exc) from exc
+        raise _failure(f"list {prefix}", exc) from exc
 
 
 def keys(staging: S3Staging) -> Iterator[tuple[str, int]]:
