@@ -6,15 +6,18 @@ import uuid
 import zlib
 from datetime import timedelta
 
+import hypothesis
 import pytest
 from botocore.exceptions import ClientError
 from django.db import transaction
 from django.utils import timezone
+from hypothesis import strategies as st
 
 from chunked_upload.engine.expiry import expire_all
 from chunked_upload.models import DocumentVersion, S3StagedSegment, S3StagedUpload, UploadHandler
 from chunked_upload.staging import get_staging
 from chunked_upload.staging.s3 import MAX_PARTS, MiB, part_size
+from tests.factories import UploadHandlerFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 PART = 5 * MiB
@@ -225,7 +228,7 @@ def test_ten_thousand_parts_hold_more_than_s3s_largest_object():
 
 
 def test_documents_on_s3_are_staged_on_s3_unless_configured_otherwise(
-        s3_server, bucket, settings, config):
+        s3_server, bucket, settings, config, srv, ticket):
     from django.core.checks import run_checks
 
     from chunked_upload.staging.local import LocalStaging
@@ -240,3 +243,54 @@ def test_documents_on_s3_are_staged_on_s3_unless_configured_otherwise(
     # Local staging chosen with S3 documents: finalize would upload inside the request.
     config(STAGING_BACKEND="chunked_upload.staging.local.LocalStaging")
     assert [m.id for m in run_checks(tags=["chunked_upload"])] == ["chunked_upload.W010"]
+    data = os.urandom(300_000)  # which still works, through the Storage API
+    srv.upload(ticket, data, 256 * 1024, path="/S3/local-staged.bin")
+    assert srv.download(ticket, "/S3/local-staged.bin") == data
+
+
+class _Rollback(Exception):
+    pass
+
+
+@hypothesis.settings(max_examples=6, deadline=None,
+                     suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture],
+                     # Each example costs seconds on a real store: no long shrinking.
+                     phases=[hypothesis.Phase.explicit, hypothesis.Phase.reuse,
+                             hypothesis.Phase.generate])
+@hypothesis.given(appends=st.lists(
+    st.tuples(st.integers(0, 3 * MiB), st.sampled_from(["commit", "rollback", "lost"])),
+    min_size=1, max_size=8))
+def test_whatever_appends_commit_or_fail_the_file_is_exactly_the_committed_bytes(
+        s3_staging, bucket, appends):
+    """Appends of any size, some committed, some rolled back with their rows, some
+    lost after their rows were written (a host dying before its commit)."""
+    from django.core.files.storage import storages
+    handler = UploadHandlerFactory()
+    key, staging, committed = str(handler.pk), get_staging(), b""
+    staging.open(key, create=True).close()
+    for length, fate in appends:
+        data = os.urandom(length)
+        staged = staging.open(key, create=False)
+        assert staged.size >= len(committed)
+        staged.truncate(len(committed))
+        if fate == "lost":  # rows written outside the (never committed) transaction
+            staged.write(data)
+            staged.sync()
+        else:
+            try:
+                with transaction.atomic():
+                    staged.write(data)
+                    staged.sync()
+                    if fate == "rollback":
+                        raise _Rollback
+                    committed += data
+                    handler.committed_size = len(committed)
+                    handler.save(update_fields=["committed_size"])
+            except _Rollback:
+                staged.truncate(len(committed))
+        staged.close()
+    name = f"chunked_upload/versions/{uuid.UUID(key).hex}"
+    assert staging.hand_over(key, storages["documents"], name) == name
+    assert s3_staging.get_object(Bucket=bucket, Key=name)["Body"].read() == committed
+    staging.delete(key)
+    assert leftovers(s3_staging, bucket) == []

@@ -5,6 +5,7 @@ Kept apart from :mod:`.s3`, which holds the per-chunk path.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,7 @@ from storages.backends.s3 import S3Storage
 
 from ..conf import get_config
 from ..documents import document_storage
-from ..models import S3StagedSegment, S3StagedUpload
+from ..models import S3StagedSegment, S3StagedUpload, UploadHandler
 from .base import StagingError
 from .s3 import TAILS, S3StagedFile, StagedBytesMissing, _checksum, _failure, _missing, storage_key
 
@@ -32,8 +33,12 @@ def hand_over(staging: S3Staging, key: str, storage: Storage, name: str) -> str:
     if upload is None:
         raise StagingError("staged bytes are missing")
     staged = S3StagedFile(staging, upload, list(upload.segments.all()))
+    size = _committed_size(staging, key)
+    # Rows past the committed size are an interrupted append's (an empty
+    # handler may be finalized right after one): they go, and the rest must
+    # cover the file in order.
+    staged.truncate(staged.size if size is None else size)
     size = staged.size
-    staged.truncate(size)  # checks that the recorded segments cover the file, in order
     parts = list(staged._parts)
     client = staging.client
     try:
@@ -54,6 +59,16 @@ def hand_over(staging: S3Staging, key: str, storage: Storage, name: str) -> str:
             raise _failure("complete the upload", exc) from exc
         _assembled_already(staging, upload, size)
     return _deliver(staging, upload, storage, name)
+
+
+def _committed_size(staging: S3Staging, key: str) -> int | None:
+    """What the handler ``key`` has committed (None: no such handler row)."""
+    try:
+        handler_id = uuid.UUID(key)
+    except ValueError:
+        return None
+    return (UploadHandler.objects.using(staging._alias).filter(pk=handler_id)
+            .values_list("committed_size", flat=True).first())
 
 
 def _assembled_already(staging: S3Staging, upload: S3StagedUpload, size: int) -> None:
@@ -170,8 +185,6 @@ def keys(staging: S3Staging) -> Iterator[tuple[str, int]]:
 
 def _handler_key(object_key: str) -> str:
     """The handler key of a document key (its last part is the handler id in hex)."""
-    import uuid
-
     try:
         return str(uuid.UUID(object_key.rsplit("/", 1)[-1]))
     except ValueError:
