@@ -36,7 +36,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     if not s3_mode():
         return
     for item in items:
-        if item.module.__name__.endswith((".test_faults", ".test_huge")):
+        if "small_disks" in item.fixturenames or item.module.__name__.endswith(".test_huge"):
             item.add_marker(pytest.mark.skip(
                 reason="INTEGRITY_STAGING=s3: full local disks and the 4 GiB file concern "
                        "local staging; they run in the local pass"))
