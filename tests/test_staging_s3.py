@@ -294,3 +294,36 @@ def test_whatever_appends_commit_or_fail_the_file_is_exactly_the_committed_bytes
     assert s3_staging.get_object(Bucket=bucket, Key=name)["Body"].read() == committed
     staging.delete(key)
     assert leftovers(s3_staging, bucket) == []
+
+
+def test_an_unreachable_store_refuses_the_chunk_and_loses_nothing(
+        srv, ticket, s3_staging, bucket, s3_server, config):
+    data = os.urandom(PART + 2 * MiB)
+    handler = srv.create_handler(ticket)
+    assert srv.send_chunk(ticket, handler, data[:2 * MiB], last=False).ok
+    reachable = {"part_size": PART, "bucket_name": bucket, "access_key": "testkey",
+                 "secret_key": "testsecret", "region_name": "us-east-1",
+                 "addressing_style": "path", "endpoint_url": s3_server.endpoint_url}
+    config(STAGING_OPTIONS={**reachable, "endpoint_url": "http://127.0.0.1:9"})  # discard port
+    answer = srv.send_chunk(ticket, handler, data[2 * MiB:], last=True)
+    assert answer.get("success") == "false" and answer.get("errorCode") == "5000", answer
+    config(STAGING_OPTIONS=reachable)
+    status = srv.call("GetUploadHandlerStatus", authenticationTicket=ticket, uploadHandler=handler)
+    assert status["offset"] == str(2 * MiB), status
+    assert srv.send_chunk(ticket, handler, data[2 * MiB:], last=True).ok
+    assert srv.call("UploadDocumentWithHandler", authenticationTicket=ticket,
+                    path="/S3/unreachable.bin", uploadHandler=handler).ok
+    assert srv.download(ticket, "/S3/unreachable.bin") == data
+
+
+def test_a_tail_changed_in_the_store_is_refused_not_assembled(srv, ticket, s3_staging, bucket):
+    handler = srv.create_handler(ticket)
+    first = os.urandom(1 * MiB)
+    assert srv.send_chunk(ticket, handler, first, last=False).ok
+    (tail,) = [o["Key"] for o in s3_staging.list_objects_v2(
+        Bucket=bucket, Prefix=f"{PREFIX}/{handler}.tails/")["Contents"]]
+    s3_staging.put_object(Bucket=bucket, Key=tail, Body=os.urandom(1 * MiB))
+    answer = srv.send_chunk(ticket, handler, os.urandom(PART), last=True)
+    assert answer.get("success") == "false" and answer.get("errorCode") == "5000", answer
+    status = srv.call("GetUploadHandlerStatus", authenticationTicket=ticket, uploadHandler=handler)
+    assert status["offset"] == str(len(first))
