@@ -14,3 +14,5 @@ class ChunkedUploadConfig(AppConfig):
 
         for check in checks.ALL_CHECKS:
             django_checks.register(check, checks.TAG)
+        for check in checks.DEPLOY_CHECKS:
+            django_checks.register(check, checks.TAG, deploy=True)

@@ -9,11 +9,18 @@ first upload:
 - ``chunked_upload.E003``: DOCUMENT_STORAGE names no alias of ``STORAGES``;
 - ``chunked_upload.E004``: MAX_REQUEST_SIZE cannot carry a maximum chunk in Base64;
 - ``chunked_upload.E005``: STAGING_BACKEND cannot be imported or built;
+- ``chunked_upload.W001``: document storage lies under a publicly served MEDIA_ROOT;
+- ``chunked_upload.W002``: the staging directory lies under a publicly served MEDIA_ROOT;
+- ``chunked_upload.W003`` (``--deploy`` only): AuthenticateUser is not throttled,
+  django-axes is not installed;
+- ``chunked_upload.W004`` (``--deploy`` only): django-axes does not lock out by
+  user name and by client address, each on its own;
 - ``chunked_upload.W010``: local staging with non-local document storage
   (see :mod:`chunked_upload.staging.checks`).
 
 They are registered in :meth:`chunked_upload.apps.ChunkedUploadConfig.ready`
-under the ``chunked_upload`` tag (``manage.py check --tag chunked_upload``).
+under the ``chunked_upload`` tag (``manage.py check --tag chunked_upload``);
+W003 and W004 only with ``--deploy``. docs/security.md says what each means.
 """
 
 from __future__ import annotations
@@ -22,8 +29,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from django.core.checks import CheckMessage, Error
-from django.core.files.storage import storages
+from django.apps import apps
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Warning
+from django.core.files.storage import FileSystemStorage, storages
+from django.urls import get_script_prefix
 
 from .conf import get_config
 from .staging import StagingBackend, get_staging
@@ -140,5 +150,83 @@ def check_request_size(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
     )]
 
 
+
+
+class Messages:
+    """The warnings' texts: constant, so that a site can grep its logs for them."""
+
+    DOCUMENTS_PUBLIC = (
+        "Document storage lies under MEDIA_ROOT, which MEDIA_URL serves: anyone with a "
+        "stored file's URL reads it, past the permission policy."
+    )
+    STAGING_PUBLIC = (
+        "The staging directory lies under MEDIA_ROOT, which MEDIA_URL serves: uploads in "
+        "flight can be read by URL."
+    )
+    NOT_THROTTLED = (
+        "AuthenticateUser is not throttled: django-axes is not installed, so passwords can "
+        "be guessed as fast as the server answers."
+    )
+    AXES_PARAMETERS = (
+        "django-axes does not lock out by user name and by client address each on its own."
+    )
+
+
+class Hints:
+    PUBLIC = ("Store documents and staging outside MEDIA_ROOT (a STORAGES alias with its own "
+              "location, CHUNKED_UPLOAD['STAGING_DIR']), or do not serve MEDIA_ROOT.")
+    NOT_THROTTLED = ("pip install 'django-srvasmx-chunked-upload[axes]' and configure it "
+                     "(docs/security.md).")
+    AXES_PARAMETERS = 'Set AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"].'
+
+
+def _served_media_root() -> Path | None:
+    """MEDIA_ROOT when the site serves it (MEDIA_URL set), else None."""
+    # An unset MEDIA_URL ("") reads back as the script prefix ("/").
+    if settings.MEDIA_URL in ("", get_script_prefix()) or not settings.MEDIA_ROOT:
+        return None
+    return Path(settings.MEDIA_ROOT).resolve()
+
+
+def _under(directory: Any, root: Path) -> bool:
+    return directory is not None and Path(directory).resolve().is_relative_to(root)
+
+
+def check_public_media(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    config = _config()
+    root = _served_media_root()
+    if config is None or root is None:
+        return []
+    messages: list[CheckMessage] = []
+    alias = config["DOCUMENT_STORAGE"]
+    storage = storages[alias] if alias in storages.backends else None  # else E003
+    # Only a local file-system storage has a place on this disk to compare.
+    if isinstance(storage, FileSystemStorage) and _under(storage.location, root):
+        messages.append(Warning(Messages.DOCUMENTS_PUBLIC, hint=Hints.PUBLIC,
+                                id="chunked_upload.W001"))
+    try:
+        directory = getattr(get_staging(), "directory", None)
+    except Exception:  # E005 says why
+        directory = None
+    if _under(directory, root):
+        messages.append(Warning(Messages.STAGING_PUBLIC, hint=Hints.PUBLIC,
+                                id="chunked_upload.W002"))
+    return messages
+
+
+def check_login_throttling(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    if not apps.is_installed("axes"):
+        return [Warning(Messages.NOT_THROTTLED, hint=Hints.NOT_THROTTLED,
+                        id="chunked_upload.W003")]
+    from .contrib.axes import missing_lockout_parameters
+
+    if missing_lockout_parameters():
+        return [Warning(Messages.AXES_PARAMETERS, hint=Hints.AXES_PARAMETERS,
+                        id="chunked_upload.W004")]
+    return []
+
+
 ALL_CHECKS = (check_chunk_sizes, check_staging_directory, check_document_storage,
-              check_request_size, check_staging_for_documents)
+              check_request_size, check_public_media, check_staging_for_documents)
+#: Registered with ``deploy=True``: they concern production only.
+DEPLOY_CHECKS = (check_login_throttling,)

@@ -16,6 +16,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 MiB = 1 << 20
+GiB = 1 << 30
 DAY = 24 * 3600
 
 CONFIG_DEFAULTS: dict[str, Any] = {
@@ -49,9 +50,10 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     # "seed": <root success="true" tryagain="true"/> (the seed page);
     # "strict": success="false" tryagain="true" (newer vendor builds).
     "CRC_MISMATCH_RESPONSE": "seed",
-    # "ticket": a handler is usable only with the ticket that created it;
-    # "user": with any ticket of the same user.
-    "HANDLER_SCOPE": "ticket",
+    # "user": a handler is usable with any ticket of its owner, so a client
+    # that crashed and logged in again resumes its own upload (as an S3 upload
+    # id or a tus URL does); "ticket": only with the ticket that created it.
+    "HANDLER_SCOPE": "user",
     # Create missing destination folders (with parents) on finalize.
     "AUTO_CREATE_FOLDERS": True,
     # Dotted path to the permission policy class.
@@ -59,6 +61,25 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     # Sliding ticket expiry is written at most this often (seconds), so a
     # stream of chunks does not cost a database write each.
     "TICKET_RENEW_INTERVAL": 60,
+    # Security (see docs/security.md). A ticket ends this long after it was
+    # issued, however often it is renewed (None: only the sliding expiry).
+    "TICKET_MAX_AGE": 90 * DAY,
+    # Paths: folder levels (the name included) and characters of the whole
+    # path as names match (casefolded); names are also held to their columns.
+    "MAX_PATH_DEPTH": 64,
+    "MAX_PATH_LENGTH": 2048,
+    "MAX_NAME_LENGTH": 255,
+    # Quotas, each refused with "Limit exceeded: …" before any work (None: no limit).
+    "MAX_OPEN_UPLOADS_PER_USER": 100,
+    "MAX_STAGED_BYTES_PER_USER": 20 * GiB,
+    "MAX_STAGED_BYTES": 200 * GiB,
+    "MAX_CHUNKS_PER_HANDLER": 100_000,
+    "MAX_EMPTY_CHUNKS_PER_HANDLER": 64,
+    "MAX_DOWNLOADS_PER_USER": 100,
+    # False: a document the user may not read is answered "Document not found."
+    # like a missing one, so a stranger learns nothing about which paths exist.
+    # True: "Access denied." as the vendor answers (tells existence apart).
+    "REVEAL_UNREADABLE_DOCUMENTS": False,
 }
 
 

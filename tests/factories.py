@@ -15,16 +15,23 @@ from chunked_upload.models import (
     Ticket,
     UploadHandler,
 )
-from chunked_upload.models.tickets import hash_ticket
+from chunked_upload.models.tickets import hash_ticket, user_auth_hash
 
 PASSWORD = "s3cret-pass"
 
 
 class UserFactory(factory.django.DjangoModelFactory):
+    """A user of whatever AUTH_USER_MODEL is; ``username`` goes to its USERNAME_FIELD."""
+
     class Meta:
         model = get_user_model()
-        django_get_or_create = ("username",)
+        django_get_or_create = (get_user_model().USERNAME_FIELD,)
         skip_postgeneration_save = True
+
+    @classmethod
+    def _adjust_kwargs(cls, **kwargs):
+        kwargs[get_user_model().USERNAME_FIELD] = kwargs.pop("username")
+        return kwargs
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.org")
@@ -47,6 +54,7 @@ class TicketFactory(factory.django.DjangoModelFactory):
     user = factory.SubFactory(UserFactory)
     last_used_at = factory.LazyFunction(timezone.now)
     expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=30))
+    auth_hash = factory.LazyAttribute(lambda t: user_auth_hash(t.user))
 
     @classmethod
     def _create(cls, model_class, *args, key=None, **kwargs):

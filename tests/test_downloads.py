@@ -120,19 +120,22 @@ def test_missing_documents(srv, ticket, document, path):
 
 
 def test_reading_needs_read_permission(srv, document):
+    # Refused as if missing (issue 14: "Access denied." told strangers which paths exist).
     stranger = UserFactory()
     stranger_ticket = srv.login(stranger.username, PASSWORD)
-    assert open_handler(srv, stranger_ticket).error == "Access denied."
+    assert open_handler(srv, stranger_ticket).error == "Document not found."
     stranger.user_permissions.add(Permission.objects.get(codename="view_document"))
     assert open_handler(srv, stranger_ticket).ok
 
 
-def test_staff_may_read(srv, document):
+def test_staff_alone_may_not_read(srv, document):
+    # Issue 14: is_staff means "may log into the admin", not "reads every document".
     staff = UserFactory(is_staff=True)
-    assert open_handler(srv, srv.login(staff.username, PASSWORD)).ok
+    assert open_handler(srv, srv.login(staff.username, PASSWORD)).error == "Document not found."
 
 
-def test_download_handlers_are_bound_to_their_ticket(srv, user, ticket, document):
+def test_download_handlers_are_bound_to_their_ticket(srv, user, ticket, document, config):
+    config(HANDLER_SCOPE="ticket")  # under the default ("user") any ticket of the owner works
     handler = open_handler(srv, ticket)["downloadhandler"]
     other = srv.login(user.username, PASSWORD)
     answer = srv.call("DownloadFileChunk", authenticationTicket=other, DownloadHandler=handler,

@@ -17,10 +17,11 @@ from ..documents import document_storage, read_range
 from ..exceptions import AccessDenied, DocumentNotFound, DownloadHandlerNotFound, InvalidParameter
 from ..models import Document, DocumentVersion, DownloadHandler, Folder, Ticket
 from ..models.documents import name_key
+from . import limits
 from .checksums import crc32
 from .handlers import in_scope
 from .paths import DocumentPath
-from .permissions import get_policy
+from .permissions import get_policy, refuse_read
 from .uploads import clamp_chunk_size
 
 
@@ -46,13 +47,14 @@ def open_download(
     if document is None:
         raise DocumentNotFound
     if not get_policy().can_read(ticket.user, document):
-        raise AccessDenied
+        raise refuse_read()
     versions = document.versions.order_by("-number")
     if version_number is not None:
         versions = versions.filter(number=version_number)
     version = versions.first()
     if version is None:
         raise DocumentNotFound
+    limits.check_new_download(ticket.user_id)
     return DownloadHandler.objects.create(
         owner_id=ticket.user_id,
         ticket=ticket,
@@ -68,6 +70,8 @@ def read_chunk(
     """DownloadFileChunk: up to ``chunk_size`` bytes from ``start_offset``."""
     handler = _find_handler(ticket, handler_id)
     version: DocumentVersion = handler.version
+    if not get_policy().can_read(ticket.user, version.document):  # revoked meanwhile?
+        raise AccessDenied
     if start_offset < 0 or start_offset > version.size:
         raise InvalidParameter("StartOffset")
     size = handler.chunk_size if not chunk_size or chunk_size <= 0 else clamp_chunk_size(chunk_size)
@@ -83,7 +87,7 @@ def delete_download(ticket: Ticket, handler_id: uuid.UUID) -> None:
 
 def _find_handler(ticket: Ticket, handler_id: uuid.UUID) -> DownloadHandler:
     handler = (
-        DownloadHandler.objects.select_related("version").filter(pk=handler_id).first()
+        DownloadHandler.objects.select_related("version__document").filter(pk=handler_id).first()
     )
     if handler is None or not in_scope(handler, ticket) or handler.expires_at <= timezone.now():
         raise DownloadHandlerNotFound

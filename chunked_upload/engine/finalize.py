@@ -35,7 +35,7 @@ from ..models.documents import name_key
 from ..staging import get_staging
 from . import handlers
 from .checksums import Sha256State
-from .paths import DocumentPath
+from .paths import DocumentPath, check_document_path
 from .permissions import get_policy
 
 logger = logging.getLogger("chunked_upload")
@@ -73,6 +73,7 @@ def finalize(
     Repeating a successful finalize with the same destination answers the
     same ids; a different destination finds the handler consumed.
     """
+    check_document_path(path)  # the same rules whoever built the path
     family = "new" if new_document_only else "path"
     destination = f"{family}:{path.key}"
     with handlers.locked_handler(handler_id, ticket) as handler:

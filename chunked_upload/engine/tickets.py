@@ -1,22 +1,39 @@
-"""Tickets: log in, check, renew and log out."""
+"""Tickets: log in, check, renew and log out.
+
+A ticket lives while all of these hold (see docs/security.md):
+
+- it was not logged out and its sliding expiry (``TICKET_LIFETIME``, renewed
+  by use) has not passed;
+- it is younger than ``TICKET_MAX_AGE``: renewing never extends past that;
+- its user is active and still has the credentials the ticket was issued
+  under: a password change ends every ticket, as it ends Django's sessions.
+
+Failed log-ins are logged (user name and address, never the password). A
+site throttles them with django-axes (``pip install …[axes]``): its backend
+sees every ``authenticate()`` call made here, and a locked-out client is
+answered ``Limit exceeded: login attempts.``.
+"""
 
 from __future__ import annotations
 
+import copy
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.signals import user_logged_in
 from django.db import router
-from django.http import HttpRequest
+from django.http import HttpRequest, QueryDict
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 
 from ..conf import get_config
-from ..exceptions import AuthenticationFailed, TicketExpired
+from ..exceptions import AuthenticationFailed, LimitExceeded, TicketExpired
 from ..models import Ticket
-from ..models.tickets import hash_ticket
+from ..models.tickets import hash_ticket, user_auth_hash
 from .prepared import PreparedGet
 
 logger = logging.getLogger("chunked_upload")
@@ -52,7 +69,7 @@ def check(key: uuid.UUID | None, *, renew: bool = True) -> Ticket:
     if key is None:
         raise AuthenticationFailed
     ticket = _find(key)
-    if ticket is None or not _is_live(ticket) or not ticket.user.is_active:
+    if ticket is None or not _is_live(ticket):
         raise TicketExpired
     if renew:
         _touch(ticket)
@@ -67,17 +84,45 @@ def log_out(ticket: Ticket) -> None:
 
 
 def _authenticate(request: HttpRequest | None, uid: str, pwd: str) -> AbstractBaseUser:
-    user = authenticate(request, username=uid, password=pwd)
-    if user is None or not user.is_active:
-        raise AuthenticationFailed
-    return user
+    seen = _without_credentials(request)
+    user = authenticate(seen, username=uid, password=pwd)
+    if user is not None and user.is_active:
+        if seen is not None:
+            # A ticket is a log-in: last_login is updated, and django-axes
+            # clears the failures of a user who got it right.
+            user_logged_in.send(sender=user.__class__, request=seen, user=user)
+        return user
+    address = request.META.get("REMOTE_ADDR", "-") if request is not None else "-"
+    shown = uid[:150]  # as long as a Django user name: a megabyte of UID stays out of the log
+    if getattr(seen, "axes_locked_out", False):  # django-axes refused (or just locked) it
+        logger.warning("log-in refused, locked out: user name %r from %s", shown, address)
+        raise LimitExceeded("login attempts")
+    logger.warning("log-in failed: user name %r from %s", shown, address)
+    raise AuthenticationFailed
+
+
+def _without_credentials(request: HttpRequest | None) -> HttpRequest | None:
+    """The request as authentication backends see it: credentials only as arguments.
+
+    UID and PWD may arrive in the query string or a form; backends and
+    ``user_login_failed`` receivers keep request data (django-axes stores GET
+    and POST with each failure, masking only fields named like its password
+    field, case-sensitively), so they get a shallow copy without it.
+    """
+    if request is None:
+        return None
+    seen = copy.copy(request)
+    seen.GET = QueryDict()
+    seen.POST = QueryDict()
+    return seen
 
 
 def _issue(user: AbstractBaseUser) -> IssuedTicket:
     key = uuid.uuid4()
     now = timezone.now()
     ticket = Ticket.objects.create(
-        key_hash=hash_ticket(key), user=user, last_used_at=now, expires_at=now + _lifetime()
+        key_hash=hash_ticket(key), user=user, last_used_at=now,
+        expires_at=_expiry(now, created_at=now), auth_hash=user_auth_hash(user),
     )
     logger.info("ticket %s issued to user %s", ticket.pk, user.pk)
     return IssuedTicket(key, ticket)
@@ -92,7 +137,16 @@ _BY_HASH = PreparedGet(Ticket, "key_hash", "0" * 64, related=("user",))
 
 
 def _is_live(ticket: Ticket) -> bool:
-    return ticket.revoked_at is None and ticket.expires_at > timezone.now()
+    now = timezone.now()
+    max_age = get_config()["TICKET_MAX_AGE"]
+    return (
+        ticket.revoked_at is None
+        and ticket.expires_at > now
+        and (max_age is None or ticket.created_at + timedelta(seconds=max_age) > now)
+        and ticket.user.is_active
+        # Empty for tickets issued before credentials were recorded: ended.
+        and constant_time_compare(ticket.auth_hash, user_auth_hash(ticket.user))
+    )
 
 
 def _touch(ticket: Ticket, *, force: bool = False) -> None:
@@ -101,11 +155,16 @@ def _touch(ticket: Ticket, *, force: bool = False) -> None:
     interval = timedelta(seconds=get_config()["TICKET_RENEW_INTERVAL"])
     if force or now - ticket.last_used_at >= interval:
         ticket.last_used_at = now
-        ticket.expires_at = now + _lifetime()
+        ticket.expires_at = _expiry(now, created_at=ticket.created_at)
         Ticket.objects.filter(pk=ticket.pk).update(
             last_used_at=ticket.last_used_at, expires_at=ticket.expires_at
         )
 
 
-def _lifetime() -> timedelta:
-    return timedelta(seconds=get_config()["TICKET_LIFETIME"])
+def _expiry(now: datetime, *, created_at: datetime) -> datetime:
+    """The sliding expiry from ``now``, never past the ticket's maximum age."""
+    config = get_config()
+    expiry = now + timedelta(seconds=config["TICKET_LIFETIME"])
+    if config["TICKET_MAX_AGE"] is not None:
+        expiry = min(expiry, created_at + timedelta(seconds=config["TICKET_MAX_AGE"]))
+    return expiry

@@ -35,7 +35,7 @@ from ..exceptions import (
 )
 from ..models import Chunk, Ticket, UploadHandler
 from ..staging import StagedFile, StagingError, get_staging
-from . import handlers, prepared
+from . import handlers, limits, prepared
 from .checksums import Sha256State, crc32, crc32_combine
 from .hashing import PipelinedSha256
 
@@ -76,6 +76,7 @@ def clamp_chunk_size(preferred: int | None) -> int:
 
 def create_handler(ticket: Ticket, preferred_chunk_size: int | None) -> UploadHandler:
     """CreateUploadHandler: a new open handler bound to ``ticket``."""
+    limits.check_new_upload(ticket.user_id)
     with transaction.atomic(using=handlers.db_alias()):
         handler = UploadHandler.objects.create(
             owner_id=ticket.user_id,
@@ -138,6 +139,7 @@ class ChunkAppend:
         config = get_config()
         self._max_chunk: int = config["MAX_CHUNK_SIZE"]
         self._max_file: int | None = config["MAX_FILE_SIZE"]
+        self._room = limits.Room(None)  # the staging quotas (see .limits)
 
     def __enter__(self) -> ChunkAppend:
         with ExitStack() as stack:
@@ -147,6 +149,7 @@ class ChunkAppend:
             if state == State.FINALIZED:
                 raise UploadHandlerNotFound
             if state == State.OPEN:
+                self._room = limits.chunk_room(self.handler)
                 self._open_staged(stack)
             self._exit = stack.pop_all()
         return self
@@ -184,6 +187,8 @@ class ChunkAppend:
             self._failure = LimitExceeded("chunk size")
         elif self._max_file and self.handler.committed_size + self.length > self._max_file:
             self._failure = LimitExceeded("file size")
+        elif not self._room.fits(self.length):
+            self._failure = self._room.error()
         else:
             try:
                 self._staged.write(data)
@@ -241,6 +246,7 @@ class ChunkAppend:
 
     def _append(self, last_chunk: bool) -> ChunkResult:
         handler = self.handler
+        limits.check_chunk(handler, self.length)
         # The disk writes the tail while the ledger row goes in, and the helper
         # thread finishes the SHA-256 while the fsync waits for the disk. A
         # failure anywhere before the commit rolls the statements back and

@@ -24,6 +24,7 @@ from ..exceptions import (
 from ..models import Ticket
 from .answers import Answer
 from .bodies import BodyError, FieldTooLarge
+from .cookies import cookie_ticket
 from .methods import Method
 from .operations import Call
 from .params import Raw, parse_all, parse_guid
@@ -62,7 +63,7 @@ def check_ticket(method: Method, raw: Raw, request: HttpRequest | None) -> Ticke
         return None
     text = raw.find(method.ticket.name)
     if text is None and method.ticket_cookie and request is not None:
-        text = request.COOKIES.get("ticket")
+        text = cookie_ticket(request)  # never on a cross-site request (see .cookies)
     try:
         key = parse_guid(text) if text else None
     except ValueError:

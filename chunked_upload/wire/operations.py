@@ -16,7 +16,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from ..engine import downloads, finalize, tickets, uploads
 from ..engine.checksums import format_crc
-from ..engine.paths import DocumentPath, is_valid_name, split_folder_path
+from ..engine.paths import document_path, split_folder_path
 from ..exceptions import InvalidParameter
 from ..models import Ticket
 from .answers import Base64Text, xml_value
@@ -121,10 +121,7 @@ def upload_document_with_handler(call: Call) -> dict[str, str]:
 
 def upload_new_document_with_handler(call: Call) -> dict[str, str]:
     values = call.values
-    name = values["documentName"]
-    if not is_valid_name(name):
-        raise InvalidParameter("documentName")
-    path = DocumentPath(folders=values["folderPath"], name=name)
+    path = document_path(values["folderPath"], values["documentName"], "documentName")
     options = options_from_xml(values["xmlParameters"])
     return _finalized(finalize.finalize(
         call.ticket, values["uploadHandler"], path, options, new_document_only=True))

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('chunked_upload', '0001_initial'),
+        ('chunked_upload', '0002_ticket_auth_hash'),
     ]
 
     operations = [
