@@ -1,14 +1,16 @@
 """Two hosts, no shared disk: one upload's chunks go to either, one host dies mid-chunk.
 
 Two demo servers (gunicorn), each with its own data directory, share only a
-PostgreSQL database and a SeaweedFS bucket, which holds the documents and
-the staged bytes (S3 staging). Nothing of an upload is on either host's disk.
+PostgreSQL database, a SeaweedFS bucket (the documents and the staged bytes:
+S3 staging) and their settings, the secret key included. Nothing of an upload
+is on either host's disk.
 """
 
 from __future__ import annotations
 
 import http.client
 import os
+import secrets
 from collections.abc import Iterator
 
 import pytest
@@ -34,6 +36,9 @@ def hosts(database_server, s3_server, tmp_path_factory) -> Iterator[tuple[DemoSi
     database = database_server.new_database("multihost", tmp_path_factory.mktemp("multihost"))
     sites = tuple(DemoSite(tmp_path_factory.mktemp(f"host-{name}"), database, workers=2,
                            threads=2, s3=place) for name in "ab")
+    secret = secrets.token_urlsafe(50)  # shared, as a deployment shares it: tickets are keyed
+    for site in sites:
+        site.env["DJANGO_SECRET_KEY"] = secret
     try:
         for site in sites:
             site.start()
