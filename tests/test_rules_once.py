@@ -1,0 +1,90 @@
+"""Each rule is stated once: every place that applies it gives the same answer.
+
+A second copy of a rule that drifted (the admin's filter, the expiry sweep,
+the engine's own checks) fails here, over a grid of ages around each limit.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from chunked_upload.engine import expiry, handlers
+from chunked_upload.models import UploadHandler
+from chunked_upload.models.handlers import Lifetimes
+from tests.factories import UploadHandlerFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+State = UploadHandler.State
+CHANGELIST = reverse("admin:chunked_upload_uploadhandler_changelist")
+IDLE, MAX_AGE, RETENTION = 3600, 86400, 7200
+# Ages a minute either side of each limit: the tests' own clock drift never matters.
+IDLE_AGES = (0, IDLE - 60, IDLE + 60)
+CREATED_AGES = (IDLE + 120, MAX_AGE - 60, MAX_AGE + 60)
+FINALIZED_AGES = (RETENTION - 60, RETENTION + 60)
+
+
+@pytest.fixture
+def grid(config):
+    """Handlers in every state, active, created and finalized at every age."""
+    config(HANDLER_IDLE_TIMEOUT=IDLE, HANDLER_MAX_AGE=MAX_AGE, FINALIZED_RETENTION=RETENTION)
+    now = timezone.now()
+    made = []
+    for state, idle, created, finalized in itertools.product(
+        list(State), IDLE_AGES, CREATED_AGES, FINALIZED_AGES
+    ):
+        if state != State.FINALIZED and finalized != FINALIZED_AGES[0]:
+            continue  # finalized_at matters only to finalized handlers
+        handler = UploadHandlerFactory(state=state)
+        UploadHandler.objects.filter(pk=handler.pk).update(
+            last_activity_at=now - timedelta(seconds=idle),
+            created_at=now - timedelta(seconds=created),
+            finalized_at=now - timedelta(seconds=finalized) if state == State.FINALIZED else None,
+        )
+        made.append(handler.pk)
+    return list(UploadHandler.objects.filter(pk__in=made))
+
+
+def admin_shows(client, state: str) -> set:
+    response = client.get(CHANGELIST, {"state": state})
+    assert response.status_code == 200
+    return {h.pk for h in response.context["cl"].result_list}
+
+
+def test_the_admin_due_filter_and_the_expiry_sweep_select_the_same_handlers(admin_client, grid):
+    due_in_admin = admin_shows(admin_client, "due")
+    expected = {h.pk for h in grid if h.verdict(Lifetimes.from_config(), timezone.now())}
+    assert due_in_admin == expected
+    assert 0 < len(expected) < len(grid)  # the grid has both sides of every limit
+
+    dry = expiry.expire_all(dry_run=True)
+    assert dry.expired_handlers + dry.retired_handlers == len(due_in_admin)
+
+    report = expiry.expire_all()
+    assert report.expired_handlers + report.retired_handlers == len(due_in_admin)
+    removed = {h.pk for h in grid} - set(UploadHandler.objects.values_list("pk", flat=True))
+    assert removed == due_in_admin
+
+
+def test_the_engine_the_filters_and_the_sweep_agree_on_every_handler(grid):
+    lifetimes, now = Lifetimes.from_config(), timezone.now()
+    rows = UploadHandler.objects.all()
+    overdue = set(rows.overdue(lifetimes, now).values_list("pk", flat=True))
+    retired = set(rows.retired(lifetimes, now).values_list("pk", flat=True))
+    within = set(rows.within_lifetime(lifetimes, now).values_list("pk", flat=True))
+    for handler in grid:
+        verdict = handler.verdict(lifetimes, now)
+        row = tuple(getattr(handler, f) for f in UploadHandler.LIFETIME_FIELDS)
+        assert UploadHandler.verdict_of(row, lifetimes, now) == verdict
+        assert (verdict == "expire") == (handler.pk in overdue)
+        assert (verdict == "retire") == (handler.pk in retired)
+        assert (handler.is_live and verdict is None) == (handler.pk in within)
+        # What a client's request finds: an expired or retired handler is gone.
+        assert handlers.is_expired(handler, now) == (verdict is not None)
+        if handler.is_live:
+            assert handlers.expires_at(handler) == handler.due_at(lifetimes)
+
