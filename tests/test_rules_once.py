@@ -14,9 +14,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from chunked_upload.engine import expiry, handlers
-from chunked_upload.models import UploadHandler
+from chunked_upload.engine import tickets as engine_tickets
+from chunked_upload.exceptions import ChunkedUploadError
+from chunked_upload.models import Ticket, UploadHandler
 from chunked_upload.models.handlers import Lifetimes
-from tests.factories import UploadHandlerFactory
+from tests.factories import TicketFactory, UploadHandlerFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 State = UploadHandler.State
@@ -88,3 +90,51 @@ def test_the_engine_the_filters_and_the_sweep_agree_on_every_handler(grid):
         if handler.is_live:
             assert handlers.expires_at(handler) == handler.due_at(lifetimes)
 
+
+
+# Tickets -------------------------------------------------------------------
+
+TICKETS = reverse("admin:chunked_upload_ticket_changelist")
+
+
+@pytest.fixture
+def tickets(config):
+    """Tickets live and ended in every way the engine knows, with their keys."""
+    config(TICKET_MAX_AGE=86400)
+    now = timezone.now()
+    made = {
+        "live": TicketFactory(),
+        "slid past": TicketFactory(expires_at=now - timedelta(seconds=1)),
+        "revoked": TicketFactory(revoked_at=now),
+        "too old": TicketFactory(),
+        "user inactive": TicketFactory(),
+        "password changed": TicketFactory(),
+        "issued before credentials": TicketFactory(auth_hash=""),
+    }
+    Ticket.objects.filter(pk=made["too old"].pk).update(created_at=now - timedelta(days=2))
+    made["user inactive"].user.is_active = False
+    made["user inactive"].user.save()
+    made["password changed"].user.set_password("another")
+    made["password changed"].user.save()
+    return {name: (Ticket.objects.get(pk=t.pk), t.key) for name, t in made.items()}
+
+
+def test_the_admin_and_the_engine_agree_on_which_tickets_are_live(admin_client, tickets):
+    def listed(status: str) -> set:
+        response = admin_client.get(TICKETS, {"status": status})
+        return {t.pk for t in response.context["cl"].result_list}
+
+    live_in_admin, expired_in_admin = listed("live"), listed("expired")
+    model_admin = admin_client.get(TICKETS).context["cl"].model_admin
+    assert live_in_admin == {tickets["live"][0].pk}
+    for name, (ticket, key) in tickets.items():
+        try:
+            engine_tickets.check(key, renew=False)
+            live = True
+        except ChunkedUploadError:
+            live = False
+        assert live == (name == "live"), name
+        assert ticket.is_live() == live, name
+        assert model_admin.live(ticket) == live, name
+        assert (ticket.pk in live_in_admin) == live, name
+        assert (ticket.pk in expired_in_admin) == (not live and name != "revoked"), name

@@ -28,7 +28,6 @@ from django.contrib.auth.signals import user_logged_in
 from django.db import router
 from django.http import HttpRequest, QueryDict
 from django.utils import timezone
-from django.utils.crypto import constant_time_compare
 
 from ..conf import get_config
 from ..exceptions import AuthenticationFailed, LimitExceeded, TicketExpired
@@ -65,7 +64,7 @@ def renew(request: HttpRequest | None, uid: str, pwd: str, old: uuid.UUID | None
     user = _authenticate(request, uid, pwd)
     if old is not None:
         ticket = _find(old)
-        if ticket is not None and ticket.user_id == user.pk and _is_live(ticket):
+        if ticket is not None and ticket.user_id == user.pk and ticket.is_live():
             _touch(ticket, force=True)
             return IssuedTicket(old, ticket)
     return _issue(user)
@@ -76,7 +75,7 @@ def check(key: uuid.UUID | None, *, renew: bool = True) -> Ticket:
     if key is None:
         raise AuthenticationFailed
     ticket = _find(key)
-    if ticket is None or not _is_live(ticket):
+    if ticket is None or not ticket.is_live():
         raise TicketExpired
     if renew:
         _touch(ticket)
@@ -141,19 +140,6 @@ def _find(key: uuid.UUID) -> Ticket | None:
 
 # Compiled once: every call of every method looks its ticket up (see .prepared).
 _BY_HASH = PreparedGet(Ticket, "key_hash", "0" * 64, related=("user",))
-
-
-def _is_live(ticket: Ticket) -> bool:
-    now = timezone.now()
-    max_age = get_config()["TICKET_MAX_AGE"]
-    return (
-        ticket.revoked_at is None
-        and ticket.expires_at > now
-        and (max_age is None or ticket.created_at + timedelta(seconds=max_age) > now)
-        and ticket.user.is_active
-        # Empty for tickets issued before credentials were recorded: ended.
-        and constant_time_compare(ticket.auth_hash, user_auth_hash(ticket.user))
-    )
 
 
 def _touch(ticket: Ticket, *, force: bool = False) -> None:
