@@ -16,7 +16,7 @@ from django.utils import timezone
 from chunked_upload.engine import expiry, handlers
 from chunked_upload.engine import tickets as engine_tickets
 from chunked_upload.exceptions import ChunkedUploadError
-from chunked_upload.models import Ticket, UploadHandler
+from chunked_upload.models import Document, Folder, Ticket, UploadHandler
 from chunked_upload.models.handlers import Lifetimes
 from tests.factories import TicketFactory, UploadHandlerFactory
 
@@ -138,3 +138,22 @@ def test_the_admin_and_the_engine_agree_on_which_tickets_are_live(admin_client, 
         assert model_admin.live(ticket) == live, name
         assert (ticket.pk in live_in_admin) == live, name
         assert (ticket.pk in expired_in_admin) == (not live and name != "revoked"), name
+
+
+# Folder walking ------------------------------------------------------------
+
+def test_finalize_and_download_walk_folders_by_the_same_rule(srv, ticket):
+    srv.upload(ticket, b"v1", 2, path="/Reports/2024/Q1.txt")
+    srv.upload(ticket, b"v2", 2, path="/reports/2024/q1.TXT")  # the same document
+    srv.upload(ticket, b"x", 1, path="/REPORTS/other.txt")
+    assert Folder.objects.count() == 2
+    document = Document.objects.get(name="Q1.txt")
+    assert Folder.objects.walk(["rEPORTS", "2024"]) == document.folder
+    assert Document.objects.named(document.folder, "q1.txt").get() == document
+    for path in ("/Reports/2024/Q1.txt", "/REPORTS/2024/q1.txt"):
+        assert srv.download(ticket, path) == b"v2"
+    with pytest.raises(Folder.DoesNotExist):
+        Folder.objects.walk(["Reports", "2025"])
+    answer = srv.call("GetDownloadHandler", AuthenticationTicket=ticket,
+                      Path="/Reports/2025/Q1.txt", PreferedChunkSize="0")
+    assert not answer.ok

@@ -16,7 +16,6 @@ from ..conf import get_config
 from ..documents import document_storage, read_range
 from ..exceptions import AccessDenied, DocumentNotFound, DownloadHandlerNotFound, InvalidParameter
 from ..models import Document, DocumentVersion, DownloadHandler, Folder, Ticket
-from ..models.documents import name_key
 from . import limits
 from .checksums import crc32
 from .handlers import in_scope
@@ -97,9 +96,8 @@ def _find_handler(ticket: Ticket, handler_id: uuid.UUID) -> DownloadHandler:
 def _find_document(path: DocumentPath) -> Document | None:
     if path.document_id is not None:
         return Document.objects.filter(pk=path.document_id).first()
-    folder = None
-    for name in path.folders:
-        folder = Folder.objects.filter(parent=folder, name_key=name_key(name)).first()
-        if folder is None:
-            return None
-    return Document.objects.filter(folder=folder, name_key=name_key(path.name)).first()
+    try:
+        folder = Folder.objects.walk(path.folders)
+    except Folder.DoesNotExist:
+        return None
+    return Document.objects.named(folder, path.name).first()

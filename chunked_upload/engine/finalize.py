@@ -154,9 +154,7 @@ def _lock_document(folder: Folder | None, name: str, user, policy, options: Vers
     """
     for _attempt in range(2):
         document = (
-            Document.objects.select_for_update()
-            .filter(folder=folder, name_key=name_key(name))
-            .first()
+            Document.objects.select_for_update().named(folder, name).first()
         )
         created = document is None
         if created:
@@ -204,16 +202,15 @@ def _create_version(handler, document, user, stored: str, options: VersionOption
 def _resolve_folder(names: tuple[str, ...], user, policy) -> Folder | None:
     """The destination folder, created with its parents when allowed."""
     auto_create = get_config()["AUTO_CREATE_FOLDERS"]
-    folder = None
-    for name in names:
-        child = Folder.objects.filter(parent=folder, name_key=name_key(name)).first()
-        if child is None:
-            if not auto_create:
-                raise FolderNotFound
-            if not policy.can_create(user, folder):
-                raise AccessDenied
-            child, _ = Folder.objects.get_or_create(
-                parent=folder, name_key=name_key(name), defaults={"name": name, "owner": user}
-            )
-        folder = child
-    return folder
+
+    def create(parent: Folder | None, name: str) -> Folder:
+        if not auto_create:
+            raise FolderNotFound
+        if not policy.can_create(user, parent):
+            raise AccessDenied
+        folder, _ = Folder.objects.get_or_create(
+            parent=parent, name_key=name_key(name), defaults={"name": name, "owner": user}
+        )
+        return folder
+
+    return Folder.objects.walk(names, missing=create)
