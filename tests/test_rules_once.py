@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from chunked_upload.engine import expiry, handlers
 from chunked_upload.engine import tickets as engine_tickets
+from chunked_upload.engine.finalize import MP_VERSION_BOUNDS, VersionOptions
 from chunked_upload.exceptions import ChunkedUploadError
 from chunked_upload.models import Document, Folder, Ticket, UploadHandler
 from chunked_upload.models.handlers import Lifetimes
@@ -157,3 +158,33 @@ def test_finalize_and_download_walk_folders_by_the_same_rule(srv, ticket):
     answer = srv.call("GetDownloadHandler", AuthenticationTicket=ticket,
                       Path="/Reports/2025/Q1.txt", PreferedChunkSize="0")
     assert not answer.ok
+
+
+# MP version bounds -----------------------------------------------------------
+
+MP_CASES = [(part, value) for part, (low, high) in MP_VERSION_BOUNDS.items()
+            for value in (low - 1, low, high, high + 1)]
+
+
+@pytest.mark.parametrize("part, value", MP_CASES)
+def test_both_mp_version_bindings_and_the_engine_apply_the_same_bounds(srv, ticket, part, value):
+    version = {"Major": 1, "Minor": 0, "Revision": 0, part: value}
+    try:
+        VersionOptions(mp_version=tuple(version.values()))
+        engine_accepts = True
+    except ValueError:
+        engine_accepts = False
+    low, high = MP_VERSION_BOUNDS[part]
+    assert engine_accepts == (low <= value <= high)
+
+    as_params = srv.call(
+        "UploadDocumentWithHandler2", authenticationTicket=ticket, path=f"/p{part}{value}.txt",
+        uploadHandler=srv.upload(ticket, b"x", 1), versionComments="",
+        **{f"mpVersion{name}": str(number) for name, number in version.items()})
+    items = "".join(f'<item NAME="MPVERSION{name.upper()}" VALUE="{number}"/>'
+                    for name, number in version.items())
+    as_xml = srv.call(
+        "UploadDocumentWithHandler3", authenticationTicket=ticket, path=f"/x{part}{value}.txt",
+        uploadHandler=srv.upload(ticket, b"x", 1),
+        xmlParameters=f"<xmlparameters>{items}</xmlparameters>")
+    assert as_params.ok == as_xml.ok == engine_accepts, (as_params, as_xml)

@@ -43,6 +43,22 @@ logger = logging.getLogger("chunked_upload")
 State = UploadHandler.State
 
 
+#: The parts of an MPVersion and their bounds (inclusive), as the vendor's
+#: server accepts them; the method table's parameters and the UploadDocument4
+#: XML keys both check against this.
+MP_VERSION_BOUNDS = {"Major": (1, 2400), "Minor": (0, 999), "Revision": (0, 999)}
+
+
+def check_mp_version(version: tuple[int, int, int]) -> tuple[int, int, int]:
+    """``version`` (major, minor, revision) if inside :data:`MP_VERSION_BOUNDS`;
+    else ValueError naming the part."""
+    for part, value in zip(MP_VERSION_BOUNDS, version, strict=True):
+        low, high = MP_VERSION_BOUNDS[part]
+        if not low <= value <= high:
+            raise ValueError(f"MPVersion{part}")
+    return version
+
+
 @dataclass(frozen=True)
 class VersionOptions:
     """What the finalizer's extra parameters say about the new version."""
@@ -52,6 +68,10 @@ class VersionOptions:
     keywords: str | None = None
     mp_version: tuple[int, int, int] | None = None
     modified_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.mp_version is not None:
+            check_mp_version(self.mp_version)
 
 
 @dataclass(frozen=True)
