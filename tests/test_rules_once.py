@@ -17,7 +17,7 @@ from chunked_upload.engine import expiry, handlers
 from chunked_upload.engine import tickets as engine_tickets
 from chunked_upload.engine.finalize import MP_VERSION_BOUNDS, VersionOptions
 from chunked_upload.exceptions import ChunkedUploadError
-from chunked_upload.models import Document, Folder, Ticket, UploadHandler
+from chunked_upload.models import Document, DocumentVersion, Folder, Ticket, UploadHandler
 from chunked_upload.models.handlers import Lifetimes
 from tests.factories import TicketFactory, UploadHandlerFactory
 
@@ -188,3 +188,20 @@ def test_both_mp_version_bindings_and_the_engine_apply_the_same_bounds(srv, tick
         uploadHandler=srv.upload(ticket, b"x", 1),
         xmlParameters=f"<xmlparameters>{items}</xmlparameters>")
     assert as_params.ok == as_xml.ok == engine_accepts, (as_params, as_xml)
+
+
+# Document storage ------------------------------------------------------------
+
+def test_the_admin_reads_versions_from_the_storage_finalize_wrote_to(
+        admin_client, srv, ticket, settings, config, tmp_path):
+    settings.STORAGES = {**settings.STORAGES, "documents": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(tmp_path)}}}
+    config(DOCUMENT_STORAGE="documents")
+    srv.upload(ticket, b"kept elsewhere", 4, path="/Docs/elsewhere.txt")
+    version = DocumentVersion.objects.get()
+    assert (tmp_path / version.storage_name).read_bytes() == b"kept elsewhere"
+    url = reverse("admin:chunked_upload_documentversion_download", args=[version.pk])
+    response = admin_client.get(url)
+    assert b"".join(response.streaming_content) == b"kept elsewhere"
+    assert srv.download(ticket, "/Docs/elsewhere.txt") == b"kept elsewhere"

@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.core.files import File
 from django.utils import timezone
 
 from ..conf import get_config
@@ -77,6 +78,12 @@ def read_chunk(
     size = min(size, version.size - start_offset)
     data = read_range(document_storage(), version.storage_name, start_offset, size)
     return DownloadChunk(data, version.size, start_offset + len(data) >= version.size)
+
+
+def open_content(version: DocumentVersion) -> File:
+    """The whole content of ``version``, opened for reading from the document
+    storage (FileNotFoundError when it is missing there)."""
+    return document_storage().open(version.storage_name, "rb")
 
 
 def delete_download(ticket: Ticket, handler_id: uuid.UUID) -> None:
