@@ -170,6 +170,8 @@ CHUNKED_UPLOAD = {
     "STAGING_DIR": DATA_DIR / "staging",
     "DOCUMENT_STORAGE": "documents" if "documents" in STORAGES else "default",
 }
+if os.environ.get("CHUNKED_UPLOAD_HANDLER_SCOPE"):  # "user": resume after a new login
+    CHUNKED_UPLOAD["HANDLER_SCOPE"] = os.environ["CHUNKED_UPLOAD_HANDLER_SCOPE"]
 
 # The upload endpoints stream their bodies; this only bounds other forms.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
