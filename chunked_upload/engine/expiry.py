@@ -28,16 +28,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
 from ..models import DownloadHandler, Ticket, UploadHandler
 from ..models.handlers import EXPIRE, RETIRE, Lifetimes
-from ..staging import get_staging
+from ..staging import StagingError, get_staging
 from . import handlers, leases
 
 logger = logging.getLogger("chunked_upload")
+
+#: What a run can fail with, short of a bug: the database, the staging
+#: backend, the disk. Batches done before the failure stay done.
+FAILURES: tuple[type[Exception], ...] = (DatabaseError, StagingError, OSError)
 
 #: A staged file changed more recently than this is never swept as a leftover:
 #: its handler's row may not be committed yet.

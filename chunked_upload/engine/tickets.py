@@ -19,14 +19,15 @@ from __future__ import annotations
 import copy
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.auth.signals import user_logged_in
 from django.db import router
-from django.http import HttpRequest, QueryDict
 from django.utils import timezone
 
 from ..conf import get_config
@@ -38,6 +39,16 @@ from .prepared import PreparedGet
 logger = logging.getLogger("chunked_upload")
 
 
+class Request(Protocol):
+    """What the engine uses of the HTTP request a log-in came with (Django's
+    ``HttpRequest``): passed on to ``authenticate()``; the engine itself
+    reads only the client's address."""
+
+    META: Mapping[str, Any]
+    GET: Any
+    POST: Any
+
+
 @dataclass(frozen=True)
 class IssuedTicket:
     """A ticket with its GUID, which exists only in this answer."""
@@ -46,7 +57,7 @@ class IssuedTicket:
     ticket: Ticket
 
 
-def log_in(request: HttpRequest | None, uid: str, pwd: str) -> IssuedTicket:
+def log_in(request: Request | None, uid: str, pwd: str) -> IssuedTicket:
     """AuthenticateUser: check the credentials and issue a new ticket."""
     return _issue(_authenticate(request, uid, pwd))
 
@@ -58,7 +69,7 @@ def issue_for(user: AbstractBaseUser) -> IssuedTicket:
     return _issue(user)
 
 
-def renew(request: HttpRequest | None, uid: str, pwd: str, old: uuid.UUID | None) -> IssuedTicket:
+def renew(request: Request | None, uid: str, pwd: str, old: uuid.UUID | None) -> IssuedTicket:
     """RenewTicket: the credentials are always checked; ``old`` is extended
     when it is still valid and belongs to that user, else a new ticket is issued."""
     user = _authenticate(request, uid, pwd)
@@ -89,7 +100,7 @@ def log_out(ticket: Ticket) -> None:
     logger.info("ticket %s of user %s logged out", ticket.pk, ticket.user_id)
 
 
-def _authenticate(request: HttpRequest | None, uid: str, pwd: str) -> AbstractBaseUser:
+def _authenticate(request: Request | None, uid: str, pwd: str) -> AbstractBaseUser:
     seen = _without_credentials(request)
     user = authenticate(seen, username=uid, password=pwd)
     if user is not None and user.is_active:
@@ -107,7 +118,7 @@ def _authenticate(request: HttpRequest | None, uid: str, pwd: str) -> AbstractBa
     raise AuthenticationFailed
 
 
-def _without_credentials(request: HttpRequest | None) -> HttpRequest | None:
+def _without_credentials(request: Request | None) -> Request | None:
     """The request as authentication backends see it: credentials only as arguments.
 
     UID and PWD may arrive in the query string or a form; backends and
@@ -118,8 +129,10 @@ def _without_credentials(request: HttpRequest | None) -> HttpRequest | None:
     if request is None:
         return None
     seen = copy.copy(request)
-    seen.GET = QueryDict()
-    seen.POST = QueryDict()
+    # Empty dictionaries of the request's own kind (QueryDict): the engine
+    # imports no HTTP code.
+    seen.GET = type(request.GET)()
+    seen.POST = type(request.POST)()
     return seen
 
 
