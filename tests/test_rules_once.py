@@ -13,13 +13,20 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from chunked_upload.engine import expiry, handlers
+from chunked_upload.engine import downloads, expiry, handlers
 from chunked_upload.engine import tickets as engine_tickets
 from chunked_upload.engine.finalize import MP_VERSION_BOUNDS, VersionOptions
-from chunked_upload.exceptions import ChunkedUploadError
-from chunked_upload.models import Document, DocumentVersion, Folder, Ticket, UploadHandler
+from chunked_upload.exceptions import ChunkedUploadError, DownloadHandlerNotFound
+from chunked_upload.models import (
+    Document,
+    DocumentVersion,
+    DownloadHandler,
+    Folder,
+    Ticket,
+    UploadHandler,
+)
 from chunked_upload.models.handlers import Lifetimes
-from tests.factories import TicketFactory, UploadHandlerFactory
+from tests.factories import DownloadHandlerFactory, TicketFactory, UploadHandlerFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 State = UploadHandler.State
@@ -205,3 +212,21 @@ def test_the_admin_reads_versions_from_the_storage_finalize_wrote_to(
     response = admin_client.get(url)
     assert b"".join(response.streaming_content) == b"kept elsewhere"
     assert srv.download(ticket, "/Docs/elsewhere.txt") == b"kept elsewhere"
+
+
+# Download handlers ------------------------------------------------------------
+
+def test_a_download_handler_is_usable_exactly_until_the_sweep_would_remove_it():
+    now = timezone.now()
+    made = [DownloadHandlerFactory(expires_at=now + timedelta(seconds=offset))
+            for offset in (-3600, -60, 60, 3600)]
+    live = {h.pk for h in DownloadHandler.objects.live(timezone.now())}
+    assert live == {h.pk for h in made if h.is_live(timezone.now())} == {made[2].pk, made[3].pk}
+    assert expiry.expire_all(dry_run=True).download_handlers == len(made) - len(live)
+    for handler in made:
+        try:
+            downloads.delete_download(handler.ticket, handler.pk)
+            usable = True
+        except DownloadHandlerNotFound:
+            usable = False
+        assert usable == (handler.pk in live)

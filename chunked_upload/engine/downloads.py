@@ -95,7 +95,7 @@ def _find_handler(ticket: Ticket, handler_id: uuid.UUID) -> DownloadHandler:
     handler = (
         DownloadHandler.objects.select_related("version__document").filter(pk=handler_id).first()
     )
-    if handler is None or not in_scope(handler, ticket) or handler.expires_at <= timezone.now():
+    if handler is None or not in_scope(handler, ticket) or not handler.is_live(timezone.now()):
         raise DownloadHandlerNotFound
     return handler
 

@@ -85,7 +85,7 @@ def expire_all(
     _sweep_upload_handlers(report, rules, now, batch_size)
     _sweep_orphans(report, now, batch_size)
     report.download_handlers = _sweep_rows(
-        DownloadHandler.objects.filter(expires_at__lte=now), batch_size, dry_run,
+        DownloadHandler.objects.expired(now), batch_size, dry_run,
     )
     report.tickets = _sweep_rows(Ticket.objects.filter(expires_at__lte=now), batch_size, dry_run)
     logger.info(

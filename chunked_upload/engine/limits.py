@@ -52,7 +52,7 @@ def check_new_download(user_id: int) -> None:
     limit = get_config()["MAX_DOWNLOADS_PER_USER"]
     if limit is None:
         return
-    live = DownloadHandler.objects.filter(owner_id=user_id, expires_at__gt=timezone.now())
+    live = DownloadHandler.objects.filter(owner_id=user_id).live(timezone.now())
     if live.count() >= limit:
         raise LimitExceeded("download handlers")
 

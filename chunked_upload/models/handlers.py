@@ -208,6 +208,16 @@ class Chunk(models.Model):
         return f"chunk {self.index} of {self.handler_id}"
 
 
+class DownloadHandlerQuerySet(models.QuerySet):
+    """Download handlers, with their lifetime (:meth:`DownloadHandler.is_live`) as filters."""
+
+    def live(self, now: datetime) -> DownloadHandlerQuerySet:
+        return self.filter(expires_at__gt=now)
+
+    def expired(self, now: datetime) -> DownloadHandlerQuerySet:
+        return self.filter(expires_at__lte=now)
+
+
 class DownloadHandler(models.Model):
     """A document version opened for reading in chunks."""
 
@@ -226,8 +236,14 @@ class DownloadHandler(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(db_index=True)
 
+    objects = DownloadHandlerQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return str(self.id)
+
+    def is_live(self, now: datetime) -> bool:
+        """Until ``expires_at`` (DOWNLOAD_HANDLER_LIFETIME after it was opened)."""
+        return self.expires_at > now
