@@ -29,6 +29,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.auth.signals import user_logged_in
 from django.db import router
 from django.utils import timezone
+from django.utils.datastructures import MultiValueDict
 
 from ..conf import get_config
 from ..exceptions import AuthenticationFailed, LimitExceeded, TicketExpired
@@ -129,10 +130,10 @@ def _without_credentials(request: Request | None) -> Request | None:
     if request is None:
         return None
     seen = copy.copy(request)
-    # Empty dictionaries of the request's own kind (QueryDict): the engine
-    # imports no HTTP code.
-    seen.GET = type(request.GET)()
-    seen.POST = type(request.POST)()
+    # Empty multi-value dictionaries, as QueryDict is one (the engine imports no
+    # HTTP code). Never read from the request: reading GET parses the query string.
+    seen.GET = MultiValueDict()
+    seen.POST = MultiValueDict()
     return seen
 
 
