@@ -32,7 +32,7 @@ import uuid
 import zlib
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, BinaryIO
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import Storage
@@ -40,7 +40,7 @@ from django.db import router, transaction
 
 from ..conf import get_config
 from ..documents import document_storage, version_name
-from ..exceptions import ChunkedUploadError
+from ..exceptions import MissingExtra
 from ..models import S3StagedSegment, S3StagedUpload
 from .base import StagedFile, StagingBackend, StagingError
 
@@ -51,10 +51,7 @@ try:
     from storages.backends.s3 import S3Storage
     from storages.utils import clean_name
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ChunkedUploadError(
-        "S3Staging needs django-storages with boto3: "
-        "pip install 'django-srvasmx-chunked-upload[s3]'"
-    ) from exc
+    raise MissingExtra("S3Staging", "django-storages with boto3", "s3") from exc
 
 try:
     from isal.isal_zlib import crc32
@@ -325,9 +322,6 @@ class S3Staging(StagingBackend):
         upload = S3StagedUpload.objects.using(self._alias).create(
             key=key, bucket=self.bucket, object_key=object_key, upload_id=upload_id)
         return S3StagedFile(self, upload, [])
-
-    def open_read(self, key: str) -> BinaryIO:
-        raise StagingError("S3 staged bytes are read only by finalize")
 
     def hand_over(self, key: str, storage: Storage, name: str) -> str:
         from .s3_finalize import hand_over
