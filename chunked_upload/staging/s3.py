@@ -15,11 +15,48 @@ byte is in the store and every accepted part is recorded in the database
   8 MiB, then 1,000 of 16 MiB, ... so 10,000 parts reach beyond S3's 5 TiB
   object limit while a file under 8 GiB needs only one 8 MiB buffer.
 - Rows for bytes past the committed size (an append cut off between the
-  store's answer and the commit) are discarded by the next append, and the
-  part number is uploaded again: completion names exactly the recorded ETags.
+  store's answer and the commit) are discarded by the next append: their
+  part is never named again, as completion names exactly the recorded ETags.
 - Finalize is CompleteMultipartUpload. When documents are in the same bucket
   the upload was started at the document's own key, so the assembled object
   *is* the version; otherwise it is copied inside the store.
+
+Fencing (the ``fence`` of :meth:`S3Staging.open`, a lease generation): a
+request whose lease was taken over may still be running, and its store
+requests may still be on the wire after any check it made, so a check alone
+cannot keep it from the bytes. Instead no two writers ever share anything
+they write, and only the newest writer's rows are ever kept:
+
+- The upload row holds the highest fence that opened it, raised by a
+  compare-and-set UPDATE (``fence <= ours``) at open: a lower one is refused.
+- **Parts**: a part number is handed out by one UPDATE that checks the fence
+  and takes ``last_part + 1`` (:meth:`S3Staging.next_part`), so each number
+  goes to one writer only, and never to a fenced one. A stale upload that got
+  its number just before a take-over lands on a number no one else uses; as
+  it is never recorded, completion never names it, and the store drops it.
+  The numbers follow file order (they only grow), as completion requires;
+  a part's *size* goes by its place in the file, not by its number. The
+  price: a part uploaded but not kept (a refused, taken-over or interrupted
+  chunk) uses up its number, so a file that needs all 10,000 parts has no
+  room left for such chunks (with 8 MiB parts, a file of almost 1 TiB needs
+  7,000).
+- **Tails**: a tail object's name holds its writer's fence
+  (``<offset>.<fence>``), so a stale PUT never replaces the holder's tail.
+- **Rows** are recorded in :meth:`~S3StagedFile.sync`, inside the engine's
+  commit transaction, after a fence check: a fenced writer records nothing
+  and removes its own tail object. One that passed the check just before a
+  take-over still commits nothing, as the engine's commit requires its lease
+  generation; its rows are never visible to anyone.
+- **Cut back** (:meth:`~S3StagedFile.truncate`) checks the fence first, and
+  removes only rows by id and tail objects by name from its own view, which
+  can never be a newer writer's.
+
+So the only thing a stale writer can still do is store bytes no one reads:
+an unrecorded part (dropped by completion or abort) or a tail object that
+passed the check just before a take-over (removed with the handler, or by
+the orphan sweep). Its writes into the memory buffer are not checked: they
+change nothing anyone sees, and the fence refuses them at the next store
+write or at ``sync``.
 """
 
 from __future__ import annotations
