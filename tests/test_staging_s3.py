@@ -441,6 +441,11 @@ def test_a_stale_part_in_flight_during_a_take_over_cannot_replace_the_new_writer
     with pytest.raises(StagingFenced):
         old.sync()
     old.close()
+    # Checked on the store's own terms (S3 keeps the last upload of a number,
+    # SeaweedFS every one): the stale part has a number of its own.
+    rows, _tails, listed = stored_state(s3_staging, bucket, key)
+    recorded = {(number, etag) for _kind, _offset, _size, number, etag, _crc in rows if number}
+    assert recorded < set(listed) and len({n for n, _etag in listed}) == len(listed)
     assert handed_over(staging, key, len(data)) == data
 
 
