@@ -23,7 +23,7 @@ import gunicorn
 from .client import SrvClient
 from .database import PASSWORD, REPO, USERNAME, SiteDatabase, manage, site_env
 from .faults import Faults
-from .s3 import S3Place, StagedOnS3
+from .s3 import PART_SIZE, S3Place, StagedOnS3
 
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 # gunicorn 27's control socket is one path per user: parallel servers would clash.
@@ -191,15 +191,14 @@ class DemoSite:
         read size), so send a piece at a time and watch the staged file grow;
         the last piece always stays unsent.
         """
-        if self.s3 is not None:
-            # S3 staging keeps a chunk's first bytes in memory until a part is
-            # full: there, the server is inside the chunk once it holds the lease.
+        staged, start = self.staged_path(handler), self.staged_path(handler).stat().st_size
+        if self.s3 is not None and len(data) < PART_SIZE:
+            # S3 staging keeps a chunk's bytes in memory until a part is full:
+            # for a smaller chunk, the server is inside it once it holds the lease.
             def inside() -> bool:
                 row = self.database.handler(handler)
                 return row is not None and row["lease_expires_at"] is not None
         else:
-            staged, start = self.staged_path(handler), self.staged_path(handler).stat().st_size
-
             def inside() -> bool:
                 return staged.stat().st_size > start
         sent, piece = 0, 1 << 16
