@@ -318,6 +318,8 @@ class ChunkAppend:
         )
         try:
             self._staged.sync()  # durable before the commit
+        except StagingFenced:
+            raise _TakenOver from None  # a backend that refuses only now (S3's)
         except StagingError as exc:
             raise _staging_failure(exc) from exc
         values: dict[str, object] = {
