@@ -25,7 +25,8 @@ from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from chunked_upload.wire.bodies import Base64Decoder, iter_parts
+from chunked_upload.wire.base64_stream import Base64Decoder
+from chunked_upload.wire.bodies import iter_parts
 
 TEXT = "AuthenticationTicket=x&UploadHandler=y&ChunkHEXCRC=0&LastChunk=false"
 FIELDS = {"utf8": f"{TEXT}&Note=Gr%C3%BC%C3%9Fe", "dotnet": f"{TEXT}&Note=Gr%u00FC%u00DFe"}

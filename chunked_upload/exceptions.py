@@ -11,9 +11,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
+
 
 class ChunkedUploadError(Exception):
     """Root of the app's exceptions."""
+
+
+class MissingExtra(ChunkedUploadError, ImproperlyConfigured, ImportError):
+    """An optional dependency is not installed; the message names the extra
+    that installs it. Raised on import of the module that needs it."""
+
+    def __init__(self, needed_by: str, package: str, extra: str) -> None:
+        self.package, self.extra = package, extra
+        super().__init__(f"{needed_by} needs {package}, which is not installed: "
+                         f"pip install 'django-srvasmx-chunked-upload[{extra}]'", name=package)
 
 
 class ProtocolError(ChunkedUploadError):

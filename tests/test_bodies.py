@@ -1,4 +1,4 @@
-"""Tests for chunked_upload.wire.bodies (pure Python, no Django needed)."""
+"""Tests for chunked_upload.wire.bodies and .base64_stream (pure Python, no Django needed)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chunked_upload.exceptions import InvalidParameter
-from chunked_upload.wire import bodies
+from chunked_upload.wire import base64_stream
+from chunked_upload.wire.base64_stream import Base64Decoder
 from chunked_upload.wire.bodies import (
-    Base64Decoder,
     BodyError,
     FieldTooLarge,
     TooManyFields,
@@ -403,10 +403,10 @@ def test_counting_stops_reading_at_the_limit():
 @pytest.fixture(params=["pybase64", "stdlib"])
 def backend(request, monkeypatch):
     if request.param == "stdlib":
-        monkeypatch.setattr(bodies, "_b64decode", bodies._stdlib_b64decode)
+        monkeypatch.setattr(base64_stream, "_b64decode", base64_stream._stdlib_b64decode)
     else:
         pytest.importorskip("pybase64")
-        assert bodies._b64decode is not bodies._stdlib_b64decode
+        assert base64_stream._b64decode is not base64_stream._stdlib_b64decode
 
 
 def decode_in_pieces(text: bytes, cuts: list[int]) -> bytes:

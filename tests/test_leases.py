@@ -41,10 +41,10 @@ def in_thread(call):
     return thread, result
 
 
-def append(handler, data, offset=None):
+def append(handler, data, offset=None, last=False):
     with uploads.ChunkAppend(handler.ticket, handler.pk) as chunk:
         chunk.write(data)
-        return chunk.commit(zlib.crc32(data), last_chunk=False, chunk_offset=offset)
+        return chunk.commit(zlib.crc32(data), last_chunk=last, chunk_offset=offset)
 
 
 def test_no_transaction_is_open_while_a_chunk_waits_for_its_bytes():

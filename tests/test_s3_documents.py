@@ -51,3 +51,20 @@ def test_plain_s3storage_works_too(srv, ticket, s3_documents, settings):
     settings.STORAGES = {**settings.STORAGES, "documents": plain}
     srv.upload(ticket, b"plain", 2, path="/S3/plain.txt")
     assert srv.download(ticket, "/S3/plain.txt") == b"plain"
+
+
+@pytest.mark.parametrize("module", ["chunked_upload.contrib.s3", "chunked_upload.staging.s3"])
+def test_without_django_storages_the_import_names_the_extra_to_install(monkeypatch, module):
+    import importlib
+    import sys
+
+    from chunked_upload.exceptions import ChunkedUploadError, MissingExtra
+
+    monkeypatch.setitem(sys.modules, "storages.backends.s3", None)  # as if not installed
+    monkeypatch.delitem(sys.modules, module, raising=False)
+    with pytest.raises(MissingExtra, match=r"pip install 'django-srvasmx-chunked-upload\[s3\]'"
+                       ) as raised:
+        importlib.import_module(module)
+    # Caught as the app's root, as an import error, or as a configuration error.
+    assert isinstance(raised.value, ChunkedUploadError | ImportError)
+    assert raised.value.extra == "s3"

@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import time
 import uuid
 import zlib
 from datetime import timedelta
@@ -13,11 +14,18 @@ from django.db import transaction
 from django.utils import timezone
 from hypothesis import strategies as st
 
+from chunked_upload.documents import document_storage
+from chunked_upload.engine import finalize, uploads
 from chunked_upload.engine.expiry import expire_all
+from chunked_upload.engine.paths import parse_document_path
+from chunked_upload.exceptions import OffsetMismatch, UploadHandlerNotFound
 from chunked_upload.models import DocumentVersion, S3StagedSegment, S3StagedUpload, UploadHandler
 from chunked_upload.staging import get_staging
-from chunked_upload.staging.s3 import MAX_PARTS, MiB, part_size
+from chunked_upload.staging.base import StagingFenced
+from chunked_upload.staging.s3 import MAX_PARTS, MiB, S3Staging, part_size
 from tests.factories import UploadHandlerFactory
+from tests.handlers import make_handler
+from tests.test_leases import append, in_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
 PART = 5 * MiB
@@ -327,3 +335,162 @@ def test_a_tail_changed_in_the_store_is_refused_not_assembled(srv, ticket, s3_st
     assert answer.get("success") == "false" and answer.get("errorCode") == "5000", answer
     status = srv.call("GetUploadHandlerStatus", authenticationTicket=ticket, uploadHandler=handler)
     assert status["offset"] == str(len(first))
+
+
+# Fencing: a request whose lease was taken over changes nothing ---------------
+
+def stored_state(client, bucket, key):
+    """What a writer could change: the rows, the tail objects, the parts in the store."""
+    upload = S3StagedUpload.objects.get(pk=key)
+    parts = client.list_parts(Bucket=bucket, Key=upload.object_key, UploadId=upload.upload_id)
+    return (list(S3StagedSegment.objects.filter(upload_id=key).values_list(
+                "kind", "offset", "size", "number", "etag", "crc32")),
+            [(o["Key"], o["ETag"]) for o in client.list_objects_v2(
+                Bucket=bucket, Prefix=f"{PREFIX}/{key}.tails/").get("Contents", [])],
+            [(p["PartNumber"], p["ETag"]) for p in parts.get("Parts", [])])
+
+
+def handed_over(staging, key, size):
+    """The bytes finalize would store for ``key`` with ``size`` bytes committed."""
+    from django.core.files.storage import storages
+    handler = UploadHandlerFactory(id=uuid.UUID(key), committed_size=size)
+    name = f"chunked_upload/versions/{handler.pk.hex}"
+    with storages["documents"].open(staging.hand_over(key, storages["documents"], name)) as f:
+        return f.read()
+
+
+def test_opening_with_an_older_fence_is_refused_and_an_equal_one_allowed(s3_staging):
+    key, staging = str(uuid.uuid4()), get_staging()
+    staging.open(key, create=True).close()
+    staging.open(key, create=False, fence=2).close()
+    with pytest.raises(StagingFenced):
+        staging.open(key, create=False, fence=1)
+    staging.open(key, create=False, fence=2).close()
+    assert S3StagedUpload.objects.get(pk=key).fence == 2
+
+
+def test_a_stale_writer_is_refused_and_changes_nothing(s3_staging, bucket):
+    key, staging = str(uuid.uuid4()), get_staging()
+    staging.open(key, create=True).close()
+    old = staging.open(key, create=False, fence=1)
+    old.truncate(0)
+    old.write(os.urandom(1000))
+    new = staging.open(key, create=False, fence=2)
+    new.truncate(0)
+    data = os.urandom(PART + 1000)
+    with transaction.atomic():
+        new.write(data)
+        new.sync()
+    new.close()
+    before = stored_state(s3_staging, bucket, key)
+    with pytest.raises(StagingFenced):
+        old.write(os.urandom(PART))  # would upload a part
+    with pytest.raises(StagingFenced):
+        old.sync()  # would record its bytes (as a tail)
+    with pytest.raises(StagingFenced):
+        old.truncate(0)  # would discard the rows past 0
+    old.close()
+    assert stored_state(s3_staging, bucket, key) == before
+    assert handed_over(staging, key, len(data)) == data
+
+
+def test_a_stale_tail_never_replaces_the_new_writers_tail(s3_staging, bucket):
+    key, staging = str(uuid.uuid4()), get_staging()
+    staging.open(key, create=True).close()
+    old = staging.open(key, create=False, fence=1)
+    old.truncate(0)
+    old.write(os.urandom(1000))
+    new = staging.open(key, create=False, fence=2)
+    new.truncate(0)
+    data = os.urandom(1000)  # the same offset and size as the stale tail
+    with transaction.atomic():
+        new.write(data)
+        new.sync()
+    before = stored_state(s3_staging, bucket, key)
+    with pytest.raises(StagingFenced):
+        old.sync()  # its tail reaches the store after the new one, under its own name
+    assert stored_state(s3_staging, bucket, key) == before  # and is removed again
+    assert handed_over(staging, key, len(data)) == data
+
+
+def test_a_stale_part_in_flight_during_a_take_over_cannot_replace_the_new_writers_part(
+        s3_staging, bucket, monkeypatch):
+    """The stale writer passed its fence check and got its part number; its upload
+    reaches the store only after another writer has taken over and recorded the part
+    at the same offset. Numbers are never handed out twice: nothing is replaced."""
+    key, staging = str(uuid.uuid4()), get_staging()
+    staging.open(key, create=True).close()
+    old = staging.open(key, create=False, fence=1)
+    old.truncate(0)
+    data = os.urandom(PART + 1000)
+    take_number = old._staging.next_part
+
+    def number_then_taken_over(upload, fence):
+        number = take_number(upload, fence)
+        new = S3Staging().open(key, create=False, fence=2)
+        new.truncate(0)
+        with transaction.atomic():
+            new.write(data)
+            new.sync()
+        new.close()
+        return number
+
+    monkeypatch.setattr(old._staging, "next_part", number_then_taken_over)
+    old.write(os.urandom(PART))  # part uploaded after the new writer's
+    monkeypatch.undo()
+    with pytest.raises(StagingFenced):
+        old.sync()
+    old.close()
+    # Checked on the store's own terms (S3 keeps the last upload of a number,
+    # SeaweedFS every one): the stale part has a number of its own.
+    rows, _tails, listed = stored_state(s3_staging, bucket, key)
+    recorded = {(number, etag) for _kind, _offset, _size, number, etag, _crc in rows if number}
+    assert recorded < set(listed) and len({n for n, _etag in listed}) == len(listed)
+    assert handed_over(staging, key, len(data)) == data
+
+
+@pytest.fixture
+def short_leases(config):
+    config(CHUNK_LEASE_TIMEOUT=1)
+
+
+def test_finalize_fences_out_a_stale_writer_on_s3(s3_staging, bucket, short_leases):
+    handler = make_handler(b"", last=False)
+    stalled = uploads.ChunkAppend(handler.ticket, handler.pk)
+    stalled.__enter__()  # an empty handler: finalize may take it
+    time.sleep(1.1)
+    finalize.finalize(handler.ticket, handler.pk, parse_document_path("/S3/empty.txt"),
+                      finalize.VersionOptions())
+    stalled.write(os.urandom(PART))  # refused: must not reach the assembled empty file
+    with pytest.raises(UploadHandlerNotFound):
+        stalled.commit(zlib.crc32(b""), last_chunk=True, chunk_offset=0)
+    stalled.__exit__(None, None, None)
+    handler.refresh_from_db()
+    assert handler.state == UploadHandler.State.FINALIZED and handler.version.size == 0
+    with document_storage().open(handler.version.storage_name) as stored:
+        assert stored.read() == b""
+    assert leftovers(s3_staging, bucket) == []
+
+
+def test_a_chunk_taken_over_on_s3_leaves_a_byte_identical_document(
+        s3_staging, bucket, short_leases):
+    first, second, third = os.urandom(3 * MiB), os.urandom(PART + 2 * MiB), os.urandom(MiB)
+    handler = make_handler(first)
+    stalled = uploads.ChunkAppend(handler.ticket, handler.pk)
+    stalled.__enter__()
+    stalled.write(os.urandom(PART))  # reads the tail into part 1 and uploads it
+    thread, result = in_thread(lambda: append(handler, second, offset=len(first)))
+    thread.join(20)
+    assert result["value"].offset == len(first) + len(second), result
+    stalled.write(os.urandom(2 * MiB))  # fills part 2: refused by the fence
+    with pytest.raises(OffsetMismatch):
+        stalled.commit(0, last_chunk=False, chunk_offset=len(first))
+    stalled.__exit__(None, None, None)
+    assert append(handler, third, offset=len(first) + len(second), last=True).complete
+    finalize.finalize(handler.ticket, handler.pk, parse_document_path("/S3/taken-over.bin"),
+                      finalize.VersionOptions())
+    version = DocumentVersion.objects.get()
+    stored = s3_staging.get_object(Bucket=bucket, Key=version.storage_name)["Body"].read()
+    assert stored == first + second + third
+    assert version.sha256 == hashlib.sha256(first + second + third).hexdigest()
+    assert leftovers(s3_staging, bucket) == []

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.core.files.storage import storages
 from django.db.models import Count
 from django.http import FileResponse, Http404, HttpRequest
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from ..conf import get_config
+from ..engine import downloads
 from ..engine.checksums import format_crc
 from ..models import Document, DocumentVersion, Folder
 from ..sizes import sized
@@ -113,9 +112,8 @@ class DocumentVersionAdmin(ViewOnlyAdmin):
         version = self.get_object(request, object_id)
         if version is None or not self.has_view_permission(request, version):
             raise Http404("No such version.")
-        storage = storages[get_config()["DOCUMENT_STORAGE"]]
         try:
-            content = storage.open(version.storage_name, "rb")
+            content = downloads.open_content(version)
         except FileNotFoundError:
             raise Http404("The version's content is missing from storage.") from None
         return FileResponse(content, as_attachment=True, filename=version.document.name,

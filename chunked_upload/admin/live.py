@@ -21,7 +21,6 @@ from django.utils.safestring import SafeString
 from django.utils.timezone import template_localtime
 
 from ..conf import get_config
-from ..engine import expiry
 from ..models import Chunk, UploadHandler
 from ..sizes import iec
 
@@ -52,7 +51,7 @@ def is_stalled(handler: UploadHandler, now: datetime | None = None) -> bool:
     """A live handler that has heard nothing for longer than STALLED_AFTER."""
     now = now or timezone.now()
     quiet = timedelta(seconds=get_config()["STALLED_AFTER"])
-    return handler.state in expiry.LIVE_STATES and now - handler.last_activity_at > quiet
+    return handler.is_live and now - handler.last_activity_at > quiet
 
 
 def ago(when: datetime, now: datetime | None = None) -> str:

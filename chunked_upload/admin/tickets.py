@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
 
 from ..engine import tickets
 from ..models import Ticket
@@ -19,12 +18,16 @@ class TicketStatusFilter(admin.SimpleListFilter):
         return [("live", "live"), ("expired", "expired"), ("revoked", "revoked")]
 
     def queryset(self, request, queryset):
-        now = timezone.now()
-        return {
-            "live": queryset.filter(revoked_at__isnull=True, expires_at__gt=now),
-            "expired": queryset.filter(revoked_at__isnull=True, expires_at__lte=now),
-            "revoked": queryset.filter(revoked_at__isnull=False),
-        }.get(self.value(), queryset)
+        # The engine's rule: expired = ended without a log-out (lifetime,
+        # maximum age, user deactivated, or credentials changed).
+        if self.value() == "live":
+            return queryset.live()
+        if self.value() == "expired":
+            return queryset.filter(revoked_at__isnull=True).exclude(
+                pk__in=Ticket.objects.live().values("pk"))
+        if self.value() == "revoked":
+            return queryset.filter(revoked_at__isnull=False)
+        return queryset
 
 
 @admin.register(Ticket)
@@ -45,7 +48,7 @@ class TicketAdmin(ReadOnlyAdmin):
 
     @admin.display(description="live", boolean=True)
     def live(self, ticket: Ticket) -> bool:
-        return ticket.revoked_at is None and ticket.expires_at > timezone.now()
+        return ticket.is_live()
 
     def has_revoke_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")

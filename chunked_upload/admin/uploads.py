@@ -19,10 +19,10 @@ from django.utils.formats import localize
 from django.utils.html import format_html
 from django.utils.timezone import template_localtime
 
-from ..conf import get_config
-from ..engine import expiry, handlers
+from ..engine import expiry
 from ..engine.checksums import format_crc
 from ..models import Chunk, UploadHandler
+from ..models.handlers import Lifetimes
 from ..sizes import sized
 from . import live
 from .base import ReadOnlyAdmin, user_search_field
@@ -32,14 +32,18 @@ LEDGER_ROWS = 200
 
 
 class StateFilter(admin.SimpleListFilter):
-    """By state; pending (open or complete) unless a search names a handler."""
+    """By state; pending (open or complete) unless a search names a handler.
+
+    *due* lists what the next expiry run removes (the engine's own filter).
+    """
 
     title = "state"
     parameter_name = "state"
-    PENDING = "pending"
+    PENDING, DUE = "pending", "due"
 
     def lookups(self, request, model_admin):
-        return [(self.PENDING, "pending (open or complete)"), *State.choices, ("all", "all")]
+        return [(self.PENDING, "pending (open or complete)"), *State.choices,
+                (self.DUE, "due for the next expiry run"), ("all", "all")]
 
     def _current(self, request: HttpRequest) -> str:
         default = "all" if request.GET.get(admin.views.main.SEARCH_VAR) else self.PENDING
@@ -48,7 +52,9 @@ class StateFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         current = self._current(request)
         if current == self.PENDING:
-            return queryset.filter(state__in=expiry.LIVE_STATES)
+            return queryset.live()
+        if current == self.DUE:
+            return queryset.due(Lifetimes.from_config(), timezone.now())
         return queryset if current == "all" else queryset.filter(state=current)
 
     def choices(self, changelist):
@@ -261,13 +267,11 @@ class UploadHandlerAdmin(ReadOnlyAdmin):
 
     @admin.display(description="expires at")
     def expires(self, handler: UploadHandler) -> str | None:
-        if handler.state in expiry.LIVE_STATES:
-            when = handlers.expires_at(handler)
-        elif handler.state == State.FINALIZED and handler.finalized_at:
-            retention = timedelta(seconds=get_config()["FINALIZED_RETENTION"])
-            when = handler.finalized_at + retention  # the record's end, for replays
-        else:
-            return None  # expired: the record goes at the next expiry run
+        # A finalized handler's record ends then (it answers replays till
+        # then); an expired one's goes at the next expiry run: None.
+        when = handler.due_at(Lifetimes.from_config())
+        if when is None:
+            return None
         # Formatted here: the detail page would print a computed datetime raw.
         return localize(template_localtime(when))
 
@@ -286,7 +290,7 @@ class UploadHandlerAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Expire selected upload handlers", permissions=["expire"])
     def expire_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
-        ids = queryset.filter(state__in=expiry.LIVE_STATES).values_list("pk", flat=True)
+        ids = queryset.live().values_list("pk", flat=True)
         done = expiry.expire_handlers(list(ids))
         self.message_user(request, f"{len(done)} upload handler(s) expired, "
                                    f"{sum(r.staged_bytes for r in done):,} staged bytes removed.",

@@ -9,8 +9,9 @@ attributes; this module turns them into :class:`Answer` objects, maps
 from __future__ import annotations
 
 import binascii
+import functools
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from xml.etree import ElementTree as ET
 
@@ -23,10 +24,13 @@ from .errors import (
     TransportError,
 )
 
+_crc32_combine: Callable[[int, int, int], int] | None
 try:  # ISA-L's CRC-32 (the server's [fast] extra) is several times zlib's; same values.
     from isal.isal_zlib import crc32 as _crc32
+    from isal.isal_zlib import crc32_combine as _crc32_combine
 except ImportError:  # pragma: no cover - the plain build
     from zlib import crc32 as _crc32
+    _crc32_combine = None
 _b64decode: Callable[..., bytes] | None
 try:  # SIMD Base64 decoding, if installed; binascii otherwise.
     from pybase64 import b64decode as _b64decode
@@ -49,6 +53,48 @@ _ERRORS: tuple[tuple[str, type[ServerError]], ...] = (
 def crc32(data: bytes | bytearray | memoryview, running: int = 0) -> int:
     """CRC-32 (zlib/IEEE) of ``data``, continuing ``running``."""
     return _crc32(data, running)
+
+
+def crc32_combine(first: int, second: int, second_length: int) -> int:
+    """The CRC-32 of two pieces joined, from the CRC of each and the second's length.
+
+    How the uploader keeps its running CRC without reading each chunk twice:
+    ISA-L's when installed, else zlib's algorithm (:func:`_combine`).
+    """
+    if _crc32_combine is not None:
+        return _crc32_combine(first, second, second_length)
+    return _combine(first, second, second_length)
+
+
+def _combine(first: int, second: int, length: int) -> int:
+    # zlib's algorithm: the CRC of ``first``'s data followed by ``length``
+    # zero bytes is a linear map of ``first`` over GF(2); add ``second``.
+    return _times(_zeros(length), first) ^ second if length > 0 else first
+
+
+@functools.lru_cache(maxsize=8)  # one chunk size per upload: built once, milliseconds
+def _zeros(length: int) -> tuple[int, ...]:
+    """The 32x32 bit matrix (its columns) that appends ``length`` zero bytes to a CRC."""
+    power = [0xEDB88320] + [1 << n for n in range(31)]  # one zero bit
+    for _ in range(3):  # eight: one byte
+        power = [_times(power, column) for column in power]
+    result = [1 << n for n in range(32)]
+    while length:
+        if length & 1:
+            result = [_times(power, column) for column in result]
+        length >>= 1
+        if length:
+            power = [_times(power, column) for column in power]
+    return tuple(result)
+
+
+def _times(matrix: Sequence[int], vector: int) -> int:
+    total, row = 0, 0
+    while vector:
+        if vector & 1:
+            total ^= matrix[row]
+        vector, row = vector >> 1, row + 1
+    return total
 
 
 def format_crc(value: int) -> str:

@@ -223,8 +223,8 @@ class _Adapter(requests.adapters.HTTPAdapter):
 
     urllib3 sets ``TCP_NODELAY``: good for small exchanges, but while a chunk
     of MiBs streams out, every partial write then leaves as a small segment
-    of its own, which the server reads a piece at a time (measured: uploads
-    about a fifth slower). Small calls do not suffer: their headers and body
+    of its own, which the server reads a piece at a time (benchmarks/client.py
+    shows uploads slower with it). Small calls do not suffer: their headers and body
     leave in one write.
     """
 

@@ -1,7 +1,8 @@
 """Uploading: a file sent chunk by chunk, each CRC-checked, retried, resumable.
 
-Memory stays at about one chunk whatever the file size: chunks are read
-into one reused buffer and sent from it. Every chunk carries its CRC-32 and
+Memory stays at about two chunks whatever the file size: chunks are read
+into two reused buffers in turn, the next one (and its CRC) while this one
+is sent, and sent from there without a copy. Every chunk carries its CRC-32 and
 ``chunkOffset``; an answer lost on the way is resolved by asking the server
 (``GetUploadHandlerStatus``) where it stands, never by guessing. After each
 acknowledged chunk the state file is rewritten, so ``resume=True`` picks
@@ -21,8 +22,15 @@ from typing import BinaryIO, Literal
 
 from .errors import HandlerNotFound, IntegrityError, OffsetMismatch, ResumeError, ServerError
 from .progress import ProgressCallback
-from .protocol import DEFAULT_CHUNK_SIZE, Answer, crc32, format_crc, parse_crc, xml_parameters
-from .reader import ChunkReader, crc_of_prefix, remaining_size
+from .protocol import (
+    DEFAULT_CHUNK_SIZE,
+    Answer,
+    crc32_combine,
+    format_crc,
+    parse_crc,
+    xml_parameters,
+)
+from .reader import ReadAhead, crc_of_prefix, remaining_size
 from .session import Session, TransientError
 from .state import StateStore, UploadState
 
@@ -138,15 +146,17 @@ class _Upload:
                 raise
             return finalized
         resumed_at = offset
-        reader = ChunkReader(file, chunk_size, None if self.size is None else self.size - offset)
-        while not complete:
-            chunk, last = reader.next()
-            crc_after = crc32(chunk, crc)
-            self._send(handler, offset, chunk, crc_after, last)
-            offset, crc, complete = offset + len(chunk), crc_after, last
-            self._save(offset, crc)
-            if self.progress:
-                self.progress(offset, self.size)
+        if not complete:
+            left = None if self.size is None else self.size - offset
+            with ReadAhead(file, chunk_size, left) as reader:
+                while not complete:
+                    chunk, last, chunk_crc = reader.next()
+                    crc_after = crc32_combine(crc, chunk_crc, len(chunk))
+                    self._send(handler, offset, chunk, chunk_crc, crc_after, last)
+                    offset, crc, complete = offset + len(chunk), crc_after, last
+                    self._save(offset, crc)
+                    if self.progress:
+                        self.progress(offset, self.size)
         method, params = self.finalizer.request(self.path, handler)
         answer = self.session.call(method, **params)
         if self.store and self.state:
@@ -227,10 +237,10 @@ class _Upload:
             self.store.save(self.state, sync=False)
 
     # One chunk --------------------------------------------------------------
-    def _send(self, handler: str, offset: int, chunk: memoryview, crc_after: int,
-              last: bool) -> Answer:
+    def _send(self, handler: str, offset: int, chunk: memoryview, chunk_crc: int,
+              crc_after: int, last: bool) -> Answer:
         """Send one chunk until the server has it; its answer (or the status that says so)."""
-        params = {"uploadHandler": handler, "chunkHEXCRC": format_crc(crc32(chunk)),
+        params = {"uploadHandler": handler, "chunkHEXCRC": format_crc(chunk_crc),
                   "lastChunk": "true" if last else "false", "chunkOffset": offset}
         end = offset + len(chunk)
 

@@ -11,15 +11,13 @@ web service needs: per user name *and* per client address, each on its own.
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
+
+from ..exceptions import MissingExtra
 
 try:
     import axes  # noqa: F401 - only to say which extra is missing
-except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImproperlyConfigured(
-        "chunked_upload.contrib.axes needs django-axes: "
-        "pip install 'django-srvasmx-chunked-upload[axes]'"
-    ) from exc
+except ImportError as exc:
+    raise MissingExtra("chunked_upload.contrib.axes", "django-axes", "axes") from exc
 
 #: What each lock-out needs, on its own: a user name under attack from many
 #: addresses, and an address trying many user names.

@@ -9,16 +9,13 @@ for. Use it as the ``BACKEND`` of the storage named in ``DOCUMENT_STORAGE``.
 
 from __future__ import annotations
 
-from ..exceptions import ChunkedUploadError
+from ..exceptions import MissingExtra
 
 try:
     from storages.backends.s3 import S3Storage
     from storages.utils import clean_name
-except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ChunkedUploadError(
-        "RangedS3Storage needs django-storages with boto3: "
-        "pip install 'django-srvasmx-chunked-upload[s3]'"
-    ) from exc
+except ImportError as exc:
+    raise MissingExtra("RangedS3Storage", "django-storages with boto3", "s3") from exc
 
 
 class RangedS3Storage(S3Storage):

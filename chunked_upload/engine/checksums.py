@@ -16,12 +16,13 @@ found from ``_hashlib`` itself, but the functions stay deprecated). So:
 
 - **rehashes** (CERT Polska, BSD; RustCrypto's ``sha2`` with SHA-NI), whose
   hashers serialise their state through a supported API and release the GIL
-  while hashing (about 1.4 GB/s here, as fast as hashlib). Its serialised
-  form is translated to ours; the translation is verified at import against
-  known vectors, and the backend is used only if every vector passes.
-- Otherwise a pure-Python SHA-256, correct but about 0.5 MB/s: a system check
-  (``chunked_upload.W201``) reports it with the rate measured on this host,
-  so a site never runs on it without being told.
+  while hashing (as fast as hashlib; figures in docs/performance.md). Its
+  serialised form is translated to ours; the translation is verified at
+  import against known vectors, and the backend is used only if every
+  vector passes.
+- Otherwise a pure-Python SHA-256, correct but thousands of times slower: a
+  system check (``chunked_upload.W201``) reports it with the rate measured
+  on this host, so a site never runs on it without being told.
 
 Importing this module loads no shared library by name and cannot abort the
 interpreter. This module does not import Django.
@@ -234,7 +235,7 @@ def _compress(h: list[int], block: BytesLike, offset: int) -> None:
 
 
 class _PySha256(Sha256State):
-    """Pure-Python backend: slow (~0.5 MB/s), used only without rehashes."""
+    """Pure-Python backend: slow (W201 reports its rate), used only without rehashes."""
 
     __slots__ = ("_buf", "_h", "_length")
 

@@ -10,13 +10,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.core.files import File
 from django.utils import timezone
 
 from ..conf import get_config
 from ..documents import document_storage, read_range
 from ..exceptions import AccessDenied, DocumentNotFound, DownloadHandlerNotFound, InvalidParameter
 from ..models import Document, DocumentVersion, DownloadHandler, Folder, Ticket
-from ..models.documents import name_key
 from . import limits
 from .checksums import crc32
 from .handlers import in_scope
@@ -80,6 +80,12 @@ def read_chunk(
     return DownloadChunk(data, version.size, start_offset + len(data) >= version.size)
 
 
+def open_content(version: DocumentVersion) -> File:
+    """The whole content of ``version``, opened for reading from the document
+    storage (FileNotFoundError when it is missing there)."""
+    return document_storage().open(version.storage_name, "rb")
+
+
 def delete_download(ticket: Ticket, handler_id: uuid.UUID) -> None:
     """DeleteDownloadHandler."""
     _find_handler(ticket, handler_id).delete()
@@ -89,7 +95,7 @@ def _find_handler(ticket: Ticket, handler_id: uuid.UUID) -> DownloadHandler:
     handler = (
         DownloadHandler.objects.select_related("version__document").filter(pk=handler_id).first()
     )
-    if handler is None or not in_scope(handler, ticket) or handler.expires_at <= timezone.now():
+    if handler is None or not in_scope(handler, ticket) or not handler.is_live(timezone.now()):
         raise DownloadHandlerNotFound
     return handler
 
@@ -97,9 +103,8 @@ def _find_handler(ticket: Ticket, handler_id: uuid.UUID) -> DownloadHandler:
 def _find_document(path: DocumentPath) -> Document | None:
     if path.document_id is not None:
         return Document.objects.filter(pk=path.document_id).first()
-    folder = None
-    for name in path.folders:
-        folder = Folder.objects.filter(parent=folder, name_key=name_key(name)).first()
-        if folder is None:
-            return None
-    return Document.objects.filter(folder=folder, name_key=name_key(path.name)).first()
+    try:
+        folder = Folder.objects.walk(path.folders)
+    except Folder.DoesNotExist:
+        return None
+    return Document.objects.named(folder, path.name).first()

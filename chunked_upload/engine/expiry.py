@@ -28,18 +28,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from django.db import connections, transaction
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db import DatabaseError, transaction
+from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
-from ..conf import get_config
 from ..models import DownloadHandler, Ticket, UploadHandler
-from ..staging import get_staging
+from ..models.handlers import EXPIRE, RETIRE, Lifetimes
+from ..staging import StagingError, get_staging
 from . import handlers, leases
 
 logger = logging.getLogger("chunked_upload")
-State = UploadHandler.State
-LIVE_STATES = (State.OPEN, State.COMPLETE)
+
+#: What a run can fail with, short of a bug: the database, the staging
+#: backend, the disk. Batches done before the failure stay done.
+FAILURES: tuple[type[Exception], ...] = (DatabaseError, StagingError, OSError)
 
 #: A staged file changed more recently than this is never swept as a leftover:
 #: its handler's row may not be committed yet.
@@ -48,24 +50,8 @@ ORPHAN_GRACE = timedelta(hours=1)
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class ExpiryRules:
-    """The lifetimes one run applies, in seconds."""
-
-    idle_timeout: int
-    max_age: int
-    finalized_retention: int
-
-    @classmethod
-    def from_config(cls, idle_timeout: int | None = None, max_age: int | None = None
-                    ) -> ExpiryRules:
-        """The configured lifetimes, with this run's overrides."""
-        config = get_config()
-        return cls(
-            idle_timeout=config["HANDLER_IDLE_TIMEOUT"] if idle_timeout is None else idle_timeout,
-            max_age=config["HANDLER_MAX_AGE"] if max_age is None else max_age,
-            finalized_retention=config["FINALIZED_RETENTION"],
-        )
+#: The lifetimes one run applies (the configured ones, or the command's overrides).
+ExpiryRules = Lifetimes
 
 
 @dataclass
@@ -99,7 +85,7 @@ def expire_all(
     _sweep_upload_handlers(report, rules, now, batch_size)
     _sweep_orphans(report, now, batch_size)
     report.download_handlers = _sweep_rows(
-        DownloadHandler.objects.filter(expires_at__lte=now), batch_size, dry_run,
+        DownloadHandler.objects.expired(now), batch_size, dry_run,
     )
     report.tickets = _sweep_rows(Ticket.objects.filter(expires_at__lte=now), batch_size, dry_run)
     logger.info(
@@ -125,7 +111,7 @@ def expire_handlers(handler_ids: Iterable[uuid.UUID]) -> list[handlers.Removal]:
     removals = []
     for handler_id in handler_ids:
         with leases.exclusively(handler_id) as handler:
-            if handler is not None and handler.state in LIVE_STATES:
+            if handler is not None and handler.is_live:
                 removals.append(handlers.expire(handler))
     return removals
 
@@ -143,46 +129,13 @@ def delete_handlers(handler_ids: Iterable[uuid.UUID]) -> list[handlers.Removal]:
 
 # The sweep: upload handlers ----------------------------------------------
 
-def _due(rules: ExpiryRules, now: datetime) -> tuple[Q, Q]:
-    """(past their lifetime, records to drop) as filters; mirrors :func:`_verdict`."""
-    overdue = Q(state__in=LIVE_STATES) & (
-        Q(last_activity_at__lte=now - timedelta(seconds=rules.idle_timeout))
-        | Q(created_at__lte=now - timedelta(seconds=rules.max_age))
-    )
-    retired = Q(state=State.EXPIRED) | Q(
-        state=State.FINALIZED,
-        finalized_at__lte=now - timedelta(seconds=rules.finalized_retention),
-    )
-    return overdue, retired
-
-
-#: The fields a verdict is made of, in :func:`_verdict`'s order.
-VERDICT_FIELDS = ("state", "last_activity_at", "created_at", "finalized_at")
-
-
-def _verdict(row: tuple, rules: ExpiryRules, now: datetime) -> str | None:
-    """``"expire"``, ``"retire"`` or None (keep) for a row of :data:`VERDICT_FIELDS`."""
-    state, last_activity_at, created_at, finalized_at = row
-    if state in LIVE_STATES:
-        deadline = min(last_activity_at + timedelta(seconds=rules.idle_timeout),
-                       created_at + timedelta(seconds=rules.max_age))
-        return "expire" if deadline <= now else None
-    if state == State.EXPIRED:
-        return "retire"
-    retention = timedelta(seconds=rules.finalized_retention)
-    return "retire" if finalized_at + retention <= now else None
-
-
 def _sweep_upload_handlers(
     report: ExpiryReport, rules: ExpiryRules, now: datetime, batch_size: int
 ) -> None:
     if report.dry_run:
-        overdue, retired = _due(rules, now)
-        totals = UploadHandler.objects.aggregate(
-            expired=Count("pk", filter=overdue),
-            committed=Sum("committed_size", filter=overdue),
-            retired=Count("pk", filter=retired),
-        )
+        overdue = UploadHandler.objects.overdue(rules, now)
+        totals = overdue.aggregate(expired=Count("pk"), committed=Sum("committed_size"))
+        totals["retired"] = UploadHandler.objects.retired(rules, now).count()
         report.expired_handlers = totals["expired"]
         report.expired_bytes = totals["committed"] or 0
         report.retired_handlers = totals["retired"]
@@ -190,8 +143,9 @@ def _sweep_upload_handlers(
     # The whole table in primary-key pages, judged here: a page query that
     # filtered on the rules would make some databases sort every candidate
     # for every page (a million rows, a thousand times).
-    for page in _pages(UploadHandler.objects.all(), batch_size, *VERDICT_FIELDS):
-        due = [row[0] for row in page if _verdict(row[1:], rules, now)]
+    fields = UploadHandler.LIFETIME_FIELDS
+    for page in _pages(UploadHandler.objects.all(), batch_size, *fields):
+        due = [row[0] for row in page if UploadHandler.verdict_of(row[1:], rules, now)]
         if due:
             _expire_batch(report, due, rules, now)
 
@@ -201,16 +155,14 @@ def _expire_batch(
 ) -> None:
     alias = handlers.db_alias()
     with transaction.atomic(using=alias):
-        rows = _lock(UploadHandler.objects.using(alias).filter(pk__in=ids), "state")
+        rows = handlers.lock_rows(UploadHandler.objects.using(alias).filter(pk__in=ids),
+                                  skip_locked=True)
         # Judged again under the lock: a chunk may have arrived since the page.
-        verdicts = [
-            (handler, _verdict(tuple(getattr(handler, f) for f in VERDICT_FIELDS), rules, now))
-            for handler in rows
-        ]
+        verdicts = [(handler, handler.verdict(rules, now)) for handler in rows]
         # A handler leased right now is receiving a chunk: in use, not idle.
         due = [handler for handler, verdict in verdicts
-               if verdict == "expire" and not leases.is_held(handler)]
-        retired = [str(handler.pk) for handler, verdict in verdicts if verdict == "retire"]
+               if verdict == EXPIRE and not leases.is_held(handler)]
+        retired = [str(handler.pk) for handler, verdict in verdicts if verdict == RETIRE]
         report.skipped_handlers += len(ids) - len(due) - len(retired)
         # The engine's own expiry, rows deleted with their ledgers (documents
         # are not related): after the commit it removes their staged bytes,
@@ -235,19 +187,6 @@ def _expire_batch(
                 report.orphan_bytes += size
 
 
-def _lock(queryset: QuerySet[T], noop_field: str) -> list[T]:
-    """Lock and fetch the rows of ``queryset``, leaving out rows someone else holds."""
-    features = connections[queryset.db].features
-    if features.has_select_for_update_skip_locked:
-        return list(queryset.select_for_update(skip_locked=True))
-    if features.has_select_for_update:
-        return list(queryset.select_for_update())
-    # SQLite has no row locks: a first write takes the database's write lock,
-    # so the rows read after it are current and stay so until the commit.
-    queryset.update(**{noop_field: F(noop_field)})
-    return list(queryset)
-
-
 # Staged files -------------------------------------------------------------
 
 def _sweep_orphans(report: ExpiryReport, now: datetime, batch_size: int) -> None:
@@ -266,7 +205,7 @@ def _sweep_orphans(report: ExpiryReport, now: datetime, batch_size: int) -> None
         )
         for handler_id, (key, size) in by_id.items():
             state = states.get(handler_id)
-            if state in LIVE_STATES:
+            if state in UploadHandler.LIVE_STATES:
                 continue
             # A handler never comes back to life, so a file found unowned stays
             # unowned; only one with no row at all may be wrong (its handler's

@@ -43,6 +43,22 @@ logger = logging.getLogger("chunked_upload")
 State = UploadHandler.State
 
 
+#: The parts of an MPVersion and their bounds (inclusive), as the vendor's
+#: server accepts them; the method table's parameters and the UploadDocument4
+#: XML keys both check against this.
+MP_VERSION_BOUNDS = {"Major": (1, 2400), "Minor": (0, 999), "Revision": (0, 999)}
+
+
+def check_mp_version(version: tuple[int, int, int]) -> tuple[int, int, int]:
+    """``version`` (major, minor, revision) if inside :data:`MP_VERSION_BOUNDS`;
+    else ValueError naming the part."""
+    for part, value in zip(MP_VERSION_BOUNDS, version, strict=True):
+        low, high = MP_VERSION_BOUNDS[part]
+        if not low <= value <= high:
+            raise ValueError(f"MPVersion{part}")
+    return version
+
+
 @dataclass(frozen=True)
 class VersionOptions:
     """What the finalizer's extra parameters say about the new version."""
@@ -52,6 +68,10 @@ class VersionOptions:
     keywords: str | None = None
     mp_version: tuple[int, int, int] | None = None
     modified_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.mp_version is not None:
+            check_mp_version(self.mp_version)
 
 
 @dataclass(frozen=True)
@@ -155,9 +175,7 @@ def _lock_document(folder: Folder | None, name: str, user, policy, options: Vers
     """
     for _attempt in range(2):
         document = (
-            Document.objects.select_for_update()
-            .filter(folder=folder, name_key=name_key(name))
-            .first()
+            Document.objects.select_for_update().named(folder, name).first()
         )
         created = document is None
         if created:
@@ -205,16 +223,15 @@ def _create_version(handler, document, user, stored: str, options: VersionOption
 def _resolve_folder(names: tuple[str, ...], user, policy) -> Folder | None:
     """The destination folder, created with its parents when allowed."""
     auto_create = get_config()["AUTO_CREATE_FOLDERS"]
-    folder = None
-    for name in names:
-        child = Folder.objects.filter(parent=folder, name_key=name_key(name)).first()
-        if child is None:
-            if not auto_create:
-                raise FolderNotFound
-            if not policy.can_create(user, folder):
-                raise AccessDenied
-            child, _ = Folder.objects.get_or_create(
-                parent=folder, name_key=name_key(name), defaults={"name": name, "owner": user}
-            )
-        folder = child
-    return folder
+
+    def create(parent: Folder | None, name: str) -> Folder:
+        if not auto_create:
+            raise FolderNotFound
+        if not policy.can_create(user, parent):
+            raise AccessDenied
+        folder, _ = Folder.objects.get_or_create(
+            parent=parent, name_key=name_key(name), defaults={"name": name, "owner": user}
+        )
+        return folder
+
+    return Folder.objects.walk(names, missing=create)

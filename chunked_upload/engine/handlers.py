@@ -14,10 +14,11 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from typing import TypeVar
 
 from django.db import connections, router, transaction
-from django.db.models import F
+from django.db.models import F, Model, QuerySet
 from django.utils import timezone
 
 from .. import signals
@@ -25,10 +26,12 @@ from ..conf import get_config
 from ..documents import document_storage, version_name
 from ..exceptions import UploadHandlerNotFound
 from ..models import Ticket, UploadHandler
+from ..models.handlers import Lifetimes
 from ..staging import get_staging
 
 logger = logging.getLogger("chunked_upload")
 State = UploadHandler.State
+M = TypeVar("M", bound=Model)
 
 
 def db_alias() -> str:
@@ -41,22 +44,13 @@ def stored_name(handler_id: uuid.UUID) -> str:
 
 
 def expires_at(handler: UploadHandler) -> datetime:
-    """When an unfinalized handler expires: idle timeout or max age, the earlier."""
-    config = get_config()
-    return min(
-        handler.last_activity_at + timedelta(seconds=config["HANDLER_IDLE_TIMEOUT"]),
-        handler.created_at + timedelta(seconds=config["HANDLER_MAX_AGE"]),
-    )
+    """When a live handler expires: idle timeout or max age, the earlier."""
+    return handler.due_at(Lifetimes.from_config())
 
 
 def is_expired(handler: UploadHandler, now: datetime | None = None) -> bool:
-    now = now or timezone.now()
-    if handler.state == State.EXPIRED:
-        return True
-    if handler.state == State.FINALIZED:
-        retention = timedelta(seconds=get_config()["FINALIZED_RETENTION"])
-        return handler.finalized_at + retention <= now
-    return expires_at(handler) <= now
+    """Is ``handler`` past its lifetime (or already expired)? See :meth:`UploadHandler.due_at`."""
+    return handler.verdict(Lifetimes.from_config(), now or timezone.now()) is not None
 
 
 def scope(ticket: Ticket) -> tuple[str, object]:
@@ -78,22 +72,31 @@ def in_scope(handler: UploadHandler, ticket: Ticket) -> bool:
 
 def lock_row(handler_id: uuid.UUID) -> UploadHandler | None:
     """Lock and return the handler's row; call inside ``transaction.atomic``."""
-    alias = db_alias()
-    connection = connections[alias]
-    if connection.features.has_select_for_update:
-        return _locked_rows(alias, handler_id).first()
+    rows = UploadHandler.objects.using(db_alias()).filter(pk=handler_id).order_by()
+    return next(iter(lock_rows(rows)), None)
+
+
+def lock_rows(rows: QuerySet[M], *, skip_locked: bool = False, noop_field: str = "state"
+              ) -> list[M]:
+    """Lock and fetch ``rows``; call inside ``transaction.atomic``.
+
+    With ``skip_locked``, rows another transaction holds are left out where
+    the database can (``SKIP LOCKED``), else waited for. ``noop_field`` is a
+    column the SQLite fallback rewrites with its own value.
+    """
+    connection = connections[rows.db]
+    features = connection.features
+    if features.has_select_for_update:
+        skip = skip_locked and features.has_select_for_update_skip_locked
+        return list(rows.select_for_update(skip_locked=skip))
     # SQLite has no row locks: a first write takes the database's write lock,
-    # which serialises us against every other writer until we commit. A
-    # transaction begun IMMEDIATE (or EXCLUSIVE) holds it from BEGIN on.
-    if getattr(connection, "transaction_mode", None) not in ("IMMEDIATE", "EXCLUSIVE"):
-        rows = UploadHandler.objects.using(alias).filter(pk=handler_id)
-        if not rows.update(state=F("state")):
-            return None
-    return _locked_rows(alias, handler_id).first()
-
-
-def _locked_rows(alias: str, handler_id: uuid.UUID):
-    return UploadHandler.objects.using(alias).filter(pk=handler_id).order_by().select_for_update()
+    # which serialises us against every other writer until we commit, so the
+    # rows read after it are current and stay so. A transaction begun
+    # IMMEDIATE (or EXCLUSIVE) holds it from BEGIN on.
+    immediate = getattr(connection, "transaction_mode", None) in ("IMMEDIATE", "EXCLUSIVE")
+    if not immediate and not rows.update(**{noop_field: F(noop_field)}):
+        return []
+    return list(rows)
 
 
 @contextmanager
@@ -110,7 +113,7 @@ def locked_handler(handler_id: uuid.UUID, ticket: Ticket) -> Iterator[UploadHand
         if not is_expired(handler):
             yield handler
             return
-        if handler.state in (State.OPEN, State.COMPLETE):
+        if handler.is_live:
             expire(handler)
     raise UploadHandlerNotFound
 

@@ -1,9 +1,9 @@
 """SHA-256 of a chunk computed beside its arrival, on another core.
 
-SHA-256 is the largest per-byte cost of the chunk path (about 1.4 GB/s with
-SHA extensions, against 9 GB/s for CRC-32). The rehashes backend releases the
-GIL while it hashes, so a piece can be hashed on a helper thread while the
-request's own thread reads and writes the next one. At most one piece is in
+SHA-256 is the largest per-byte cost of the chunk path, several times that
+of CRC-32 (docs/performance.md, "What limits each figure"). The rehashes
+backend releases the GIL while it hashes, so a piece can be hashed on a
+helper thread while the request's own thread reads and writes the next one. At most one piece is in
 flight per chunk: memory stays bounded by one read of the request body, and
 the pieces are hashed in order.
 """

@@ -59,6 +59,7 @@ from django.utils import timezone
 from ..conf import get_config
 from ..exceptions import ChunkedUploadError, UploadHandlerNotFound
 from ..models import Ticket, UploadHandler
+from ..models.handlers import Lifetimes
 from . import handlers, prepared
 
 logger = logging.getLogger("chunked_upload")
@@ -113,18 +114,17 @@ def _grant(handler_id: uuid.UUID, ticket: Ticket) -> UploadHandler | None:
     now = timezone.now()
     alias = handlers.db_alias()
     if prepared.has_returning(alias):
-        config = get_config()
+        idle_since, born_since = Lifetimes.from_config().cutoffs(now)
         handler = prepared.take_lease(
             handler_id, handlers.scope(ticket), now=now, until=now + timeout(),
-            idle_since=now - timedelta(seconds=config["HANDLER_IDLE_TIMEOUT"]),
-            born_since=now - timedelta(seconds=config["HANDLER_MAX_AGE"]), using=alias,
+            idle_since=idle_since, born_since=born_since, using=alias,
         )
         if handler is not None:
             return handler
     # Not leased in one statement: find out why, in a transaction (this also
     # expires a handler past its lifetime), and lease it there if it is free.
     with handlers.locked_handler(handler_id, ticket) as handler:
-        if handler.state not in (State.OPEN, State.COMPLETE):
+        if not handler.is_live:
             raise UploadHandlerNotFound
         if is_held(handler, now):
             return None
@@ -162,7 +162,7 @@ def exclusively(handler_id: uuid.UUID, ticket: Ticket | None = None, *,
     """
     for _pause in _pauses():
         with _locked(handler_id, ticket) as handler:
-            live = handler is not None and handler.state in (State.OPEN, State.COMPLETE)
+            live = handler is not None and handler.is_live
             if not (live and is_held(handler)):
                 if live and fence:
                     _bump(handler, until=None)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django.core.signals import setting_changed
 from django.db.models import Sum
@@ -35,10 +34,8 @@ from django.utils import timezone
 from ..conf import get_config
 from ..exceptions import LimitExceeded
 from ..models import DownloadHandler, UploadHandler
+from ..models.handlers import Lifetimes
 
-State = UploadHandler.State
-#: Handlers whose staged bytes are still on the staging disk.
-HOLDING = (State.OPEN, State.COMPLETE)
 #: Seconds a staged-bytes sum is used before it is read from the database again.
 STAGED_REFRESH = 5.0
 
@@ -55,7 +52,7 @@ def check_new_download(user_id: int) -> None:
     limit = get_config()["MAX_DOWNLOADS_PER_USER"]
     if limit is None:
         return
-    live = DownloadHandler.objects.filter(owner_id=user_id, expires_at__gt=timezone.now())
+    live = DownloadHandler.objects.filter(owner_id=user_id).live(timezone.now())
     if live.count() >= limit:
         raise LimitExceeded("download handlers")
 
@@ -115,13 +112,8 @@ def check_chunk(handler: UploadHandler, length: int) -> None:
 
 def _live_uploads(user_id: int):
     """The user's handlers that hold staging space and have not timed out."""
-    config = get_config()
-    now = timezone.now()
-    return UploadHandler.objects.filter(
-        owner_id=user_id, state__in=HOLDING,
-        last_activity_at__gt=now - timedelta(seconds=config["HANDLER_IDLE_TIMEOUT"]),
-        created_at__gt=now - timedelta(seconds=config["HANDLER_MAX_AGE"]),
-    )
+    return UploadHandler.objects.filter(owner_id=user_id).within_lifetime(
+        Lifetimes.from_config(), timezone.now())
 
 
 def _sum(handlers) -> int:
@@ -149,7 +141,7 @@ class _StagedSums:
             return cached[0]
         read_at = time.monotonic()
         if user_id is None:
-            value = _sum(UploadHandler.objects.filter(state__in=HOLDING))
+            value = _sum(UploadHandler.objects.live())
         else:  # timed-out handlers do not count against their user: the sweep frees them
             value = _sum(_live_uploads(user_id))
         with self._lock:

@@ -126,7 +126,7 @@ def take_lease(handler_id: uuid.UUID, scope: tuple[str, object], *, now: datetim
         _value(H, "lease_expires_at", until, connection),
         _value(H, "id", handler_id, connection),
         _value(H, scope[0], scope[1], connection),
-        H.State.OPEN, H.State.COMPLETE,
+        *H.LIVE_STATES,
         _value(H, "lease_expires_at", now, connection),
         _value(H, "last_activity_at", idle_since, connection),
         _value(H, "created_at", born_since, connection),

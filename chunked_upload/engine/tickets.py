@@ -19,16 +19,17 @@ from __future__ import annotations
 import copy
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.auth.signals import user_logged_in
 from django.db import router
-from django.http import HttpRequest, QueryDict
 from django.utils import timezone
-from django.utils.crypto import constant_time_compare
+from django.utils.datastructures import MultiValueDict
 
 from ..conf import get_config
 from ..exceptions import AuthenticationFailed, LimitExceeded, TicketExpired
@@ -39,6 +40,16 @@ from .prepared import PreparedGet
 logger = logging.getLogger("chunked_upload")
 
 
+class Request(Protocol):
+    """What the engine uses of the HTTP request a log-in came with (Django's
+    ``HttpRequest``): passed on to ``authenticate()``; the engine itself
+    reads only the client's address."""
+
+    META: Mapping[str, Any]
+    GET: Any
+    POST: Any
+
+
 @dataclass(frozen=True)
 class IssuedTicket:
     """A ticket with its GUID, which exists only in this answer."""
@@ -47,7 +58,7 @@ class IssuedTicket:
     ticket: Ticket
 
 
-def log_in(request: HttpRequest | None, uid: str, pwd: str) -> IssuedTicket:
+def log_in(request: Request | None, uid: str, pwd: str) -> IssuedTicket:
     """AuthenticateUser: check the credentials and issue a new ticket."""
     return _issue(_authenticate(request, uid, pwd))
 
@@ -59,13 +70,13 @@ def issue_for(user: AbstractBaseUser) -> IssuedTicket:
     return _issue(user)
 
 
-def renew(request: HttpRequest | None, uid: str, pwd: str, old: uuid.UUID | None) -> IssuedTicket:
+def renew(request: Request | None, uid: str, pwd: str, old: uuid.UUID | None) -> IssuedTicket:
     """RenewTicket: the credentials are always checked; ``old`` is extended
     when it is still valid and belongs to that user, else a new ticket is issued."""
     user = _authenticate(request, uid, pwd)
     if old is not None:
         ticket = _find(old)
-        if ticket is not None and ticket.user_id == user.pk and _is_live(ticket):
+        if ticket is not None and ticket.user_id == user.pk and ticket.is_live():
             _touch(ticket, force=True)
             return IssuedTicket(old, ticket)
     return _issue(user)
@@ -76,7 +87,7 @@ def check(key: uuid.UUID | None, *, renew: bool = True) -> Ticket:
     if key is None:
         raise AuthenticationFailed
     ticket = _find(key)
-    if ticket is None or not _is_live(ticket):
+    if ticket is None or not ticket.is_live():
         raise TicketExpired
     if renew:
         _touch(ticket)
@@ -90,7 +101,7 @@ def log_out(ticket: Ticket) -> None:
     logger.info("ticket %s of user %s logged out", ticket.pk, ticket.user_id)
 
 
-def _authenticate(request: HttpRequest | None, uid: str, pwd: str) -> AbstractBaseUser:
+def _authenticate(request: Request | None, uid: str, pwd: str) -> AbstractBaseUser:
     seen = _without_credentials(request)
     user = authenticate(seen, username=uid, password=pwd)
     if user is not None and user.is_active:
@@ -108,7 +119,7 @@ def _authenticate(request: HttpRequest | None, uid: str, pwd: str) -> AbstractBa
     raise AuthenticationFailed
 
 
-def _without_credentials(request: HttpRequest | None) -> HttpRequest | None:
+def _without_credentials(request: Request | None) -> Request | None:
     """The request as authentication backends see it: credentials only as arguments.
 
     UID and PWD may arrive in the query string or a form; backends and
@@ -119,8 +130,10 @@ def _without_credentials(request: HttpRequest | None) -> HttpRequest | None:
     if request is None:
         return None
     seen = copy.copy(request)
-    seen.GET = QueryDict()
-    seen.POST = QueryDict()
+    # Empty multi-value dictionaries, as QueryDict is one (the engine imports no
+    # HTTP code). Never read from the request: reading GET parses the query string.
+    seen.GET = MultiValueDict()
+    seen.POST = MultiValueDict()
     return seen
 
 
@@ -141,19 +154,6 @@ def _find(key: uuid.UUID) -> Ticket | None:
 
 # Compiled once: every call of every method looks its ticket up (see .prepared).
 _BY_HASH = PreparedGet(Ticket, "key_hash", "0" * 64, related=("user",))
-
-
-def _is_live(ticket: Ticket) -> bool:
-    now = timezone.now()
-    max_age = get_config()["TICKET_MAX_AGE"]
-    return (
-        ticket.revoked_at is None
-        and ticket.expires_at > now
-        and (max_age is None or ticket.created_at + timedelta(seconds=max_age) > now)
-        and ticket.user.is_active
-        # Empty for tickets issued before credentials were recorded: ended.
-        and constant_time_compare(ticket.auth_hash, user_auth_hash(ticket.user))
-    )
 
 
 def _touch(ticket: Ticket, *, force: bool = False) -> None:

@@ -286,7 +286,7 @@ class ChunkAppend:
                        self.handler_id, self.length)
         with handlers.locked_handler(self.handler_id, self.ticket) as handler:
             self.handler = handler
-            if handler.state not in (State.OPEN, State.COMPLETE):
+            if not handler.is_live:
                 raise UploadHandlerNotFound
             if self._is_last_chunk_again(chunk_offset):
                 return self._result()
@@ -318,6 +318,8 @@ class ChunkAppend:
         )
         try:
             self._staged.sync()  # durable before the commit
+        except StagingFenced:
+            raise _TakenOver from None  # a backend that refuses only now (S3's)
         except StagingError as exc:
             raise _staging_failure(exc) from exc
         values: dict[str, object] = {

@@ -8,6 +8,8 @@ server generates; names never reach a storage path.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -47,8 +49,37 @@ class NamedEntry(models.Model):
         super().save(*args, **kwargs)
 
 
+class NamedQuerySet(models.QuerySet):
+    """Folders or documents, found by name as names match."""
+
+    def named(self, parent: Folder | None, name: str) -> NamedQuerySet:
+        """The entry called ``name`` (in any case) in ``parent`` (None: the root)."""
+        return self.filter(**{self.model.PARENT_FIELD: parent, "name_key": name_key(name)})
+
+
+class FolderQuerySet(NamedQuerySet):
+    def walk(self, names: Iterable[str],
+             missing: Callable[[Folder | None, str], Folder] | None = None) -> Folder | None:
+        """The folder at ``names`` below the root (None: the root itself).
+
+        A folder not found is asked of ``missing(parent, name)``, which makes
+        it or raises; without ``missing``, :class:`Folder.DoesNotExist` is raised.
+        """
+        folder = None
+        for name in names:
+            child = self.named(folder, name).first()
+            if child is None:
+                if missing is None:
+                    raise self.model.DoesNotExist(name)
+                child = missing(folder, name)
+            folder = child
+        return folder
+
+
 class Folder(NamedEntry):
     """A folder; ``parent`` is None at the root."""
+
+    PARENT_FIELD = "parent"
 
     parent = models.ForeignKey(
         "self", on_delete=models.CASCADE, null=True, blank=True, related_name="children"
@@ -58,6 +89,8 @@ class Folder(NamedEntry):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = FolderQuerySet.as_manager()
+
     class Meta:
         ordering = ["name_key"]
         constraints = _unique_per_parent("folder", "parent")
@@ -65,6 +98,8 @@ class Folder(NamedEntry):
 
 class Document(NamedEntry):
     """A named document in a folder; its content is in its versions."""
+
+    PARENT_FIELD = "folder"
 
     folder = models.ForeignKey(
         Folder, on_delete=models.PROTECT, null=True, blank=True, related_name="documents"
@@ -76,6 +111,8 @@ class Document(NamedEntry):
     keywords = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = NamedQuerySet.as_manager()
 
     class Meta:
         ordering = ["name_key"]

@@ -7,6 +7,10 @@ last one, which may be a crash's leftover), so every part and tail object
 is recorded here when its chunk is accepted, in the chunk's transaction.
 Rows are keyed by the staging key, not tied to the handler row: a deleted
 handler's upload must still be found to be aborted.
+
+The upload row also fences writers (see :mod:`chunked_upload.staging.s3`):
+``fence`` is the highest lease generation that has opened it, and part
+numbers are handed out from ``last_part`` only to a writer holding that fence.
 """
 
 from __future__ import annotations
@@ -24,6 +28,11 @@ class S3StagedUpload(models.Model):
     object_key = models.CharField(max_length=1024)
     upload_id = models.CharField(max_length=1024)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The highest fence (lease generation) that has opened the upload: writers
+    # opened with a lower one may change nothing any more.
+    fence = models.BigIntegerField(default=0)
+    # The last part number handed out: each number goes to one writer only.
+    last_part = models.PositiveIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"S3 upload of {self.key}"
@@ -43,6 +52,8 @@ class S3StagedSegment(models.Model):
     number = models.PositiveIntegerField(null=True, blank=True)  # parts: the part number
     etag = models.CharField(max_length=255, blank=True)
     crc32 = models.BigIntegerField()
+    # The fence of the writer that stored it: tails: part of the object's key.
+    fence = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

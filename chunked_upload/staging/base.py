@@ -11,7 +11,9 @@ than the highest seen raises it too. That is what guarantees that a request
 whose lease was taken over (it stalled past the lease timeout, yet its worker
 still runs) can never write into bytes that another request commits. The
 engine checks the generation again in the transaction that commits, so a
-backend need not fence ``sync`` or reads.
+backend need not fence ``sync`` or reads. A backend that buffers writes in
+memory may refuse them when they reach its store, at the latest in ``sync``
+(the engine answers that as a take-over too).
 
 Interface changes in this version (for backend authors): ``open`` takes
 ``fence``; :class:`StagingFenced` is new; a :class:`StagedFile` no longer

@@ -15,11 +15,48 @@ byte is in the store and every accepted part is recorded in the database
   8 MiB, then 1,000 of 16 MiB, ... so 10,000 parts reach beyond S3's 5 TiB
   object limit while a file under 8 GiB needs only one 8 MiB buffer.
 - Rows for bytes past the committed size (an append cut off between the
-  store's answer and the commit) are discarded by the next append, and the
-  part number is uploaded again: completion names exactly the recorded ETags.
+  store's answer and the commit) are discarded by the next append: their
+  part is never named again, as completion names exactly the recorded ETags.
 - Finalize is CompleteMultipartUpload. When documents are in the same bucket
   the upload was started at the document's own key, so the assembled object
   *is* the version; otherwise it is copied inside the store.
+
+Fencing (the ``fence`` of :meth:`S3Staging.open`, a lease generation): a
+request whose lease was taken over may still be running, and its store
+requests may still be on the wire after any check it made, so a check alone
+cannot keep it from the bytes. Instead no two writers ever share anything
+they write, and only the newest writer's rows are ever kept:
+
+- The upload row holds the highest fence that opened it, raised by a
+  compare-and-set UPDATE (``fence <= ours``) at open: a lower one is refused.
+- **Parts**: a part number is handed out by one UPDATE that checks the fence
+  and takes ``last_part + 1`` (:meth:`S3Staging.next_part`), so each number
+  goes to one writer only, and never to a fenced one. A stale upload that got
+  its number just before a take-over lands on a number no one else uses; as
+  it is never recorded, completion never names it, and the store drops it.
+  The numbers follow file order (they only grow), as completion requires;
+  a part's *size* goes by its place in the file, not by its number. The
+  price: a part uploaded but not kept (a refused, taken-over or interrupted
+  chunk) uses up its number, so a file that needs all 10,000 parts has no
+  room left for such chunks (with 8 MiB parts, a file of almost 1 TiB needs
+  7,000).
+- **Tails**: a tail object's name holds its writer's fence
+  (``<offset>.<fence>``), so a stale PUT never replaces the holder's tail.
+- **Rows** are recorded in :meth:`~S3StagedFile.sync`, inside the engine's
+  commit transaction, after a fence check: a fenced writer records nothing
+  and removes its own tail object. One that passed the check just before a
+  take-over still commits nothing, as the engine's commit requires its lease
+  generation; its rows are never visible to anyone.
+- **Cut back** (:meth:`~S3StagedFile.truncate`) checks the fence first, and
+  removes only rows by id and tail objects by name from its own view, which
+  can never be a newer writer's.
+
+So the only thing a stale writer can still do is store bytes no one reads:
+an unrecorded part (dropped by completion or abort) or a tail object that
+passed the check just before a take-over (removed with the handler, or by
+the orphan sweep). Its writes into the memory buffer are not checked: they
+change nothing anyone sees, and the fence refuses them at the next store
+write or at ``sync``.
 """
 
 from __future__ import annotations
@@ -32,17 +69,18 @@ import uuid
 import zlib
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, BinaryIO
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import Storage
 from django.db import router, transaction
+from django.db.models import F
 
 from ..conf import get_config
 from ..documents import document_storage, version_name
-from ..exceptions import ChunkedUploadError
+from ..exceptions import MissingExtra
 from ..models import S3StagedSegment, S3StagedUpload
-from .base import StagedFile, StagingBackend, StagingError
+from .base import StagedFile, StagingBackend, StagingError, StagingFenced
 
 try:
     import boto3
@@ -51,10 +89,7 @@ try:
     from storages.backends.s3 import S3Storage
     from storages.utils import clean_name
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ChunkedUploadError(
-        "S3Staging needs django-storages with boto3: "
-        "pip install 'django-srvasmx-chunked-upload[s3]'"
-    ) from exc
+    raise MissingExtra("S3Staging", "django-storages with boto3", "s3") from exc
 
 try:
     from isal.isal_zlib import crc32
@@ -130,9 +165,10 @@ class S3StagedFile(StagedFile):
     """The staged bytes of one handler: recorded parts and tails, plus this request's bytes."""
 
     def __init__(self, staging: S3Staging, upload: S3StagedUpload,
-                 segments: list[S3StagedSegment]) -> None:
+                 segments: list[S3StagedSegment], fence: int | None = None) -> None:
         self._staging = staging
         self._upload = upload
+        self._fence = fence  # None: a writer that nothing fences (creating the key)
         self._parts = sorted((s for s in segments if s.kind == Kind.PART), key=_offset)
         self._tails = sorted((s for s in segments if s.kind == Kind.TAIL), key=_offset)
         self._settled = False  # stale and consumed rows not yet discarded
@@ -156,6 +192,7 @@ class S3StagedFile(StagedFile):
         return max((s.end for s in (*self._parts, *self._tails)), default=0)
 
     def truncate(self, size: int) -> None:
+        self._staging.check_fence(self._upload, self._fence)
         if self._before is not None and size == self._base:
             # Cut back after a sync whose commit failed: the rows this request
             # recorded roll back with it (or the next append discards them).
@@ -167,13 +204,14 @@ class S3StagedFile(StagedFile):
         keep_parts = [p for p in self._parts if p.end <= size]
         parts_end = keep_parts[-1].end if keep_parts else 0
         keep_tails = [t for t in self._tails if parts_end < t.end <= size]
-        expected, offsets = 0, []
-        for number, segment in enumerate((*keep_parts, *keep_tails), start=1):
+        expected, number = 0, 0
+        for segment in (*keep_parts, *keep_tails):
+            # Part numbers are handed out in file order (see the module's docstring).
             if segment.offset != expected or (segment.kind == Kind.PART and
-                                              segment.number != number):
+                                              segment.number <= number):
                 raise StagingError(f"staged bytes are missing at offset {expected}")
             expected = segment.end
-            offsets.append(segment.offset)
+            number = segment.number or number
         if expected != size:
             raise StagingError(f"staged bytes are missing beyond offset {expected}")
         # Rows past ``size`` are an interrupted append's; tails inside a part
@@ -190,37 +228,44 @@ class S3StagedFile(StagedFile):
     def write(self, data: bytes | memoryview) -> None:
         view = memoryview(data)
         while view:
-            number = len(self._parts) + len(self._new) + 1
-            target = part_size(number, self._staging.part_size)
+            # The size goes by the part's place in the file, not by its number.
+            index = len(self._parts) + len(self._new) + 1
+            target = part_size(index, self._staging.part_size)
             pending = 0 if self._tails_in_buffer else sum(t.size for t in self._tails)
             room = max(target - pending - len(self._buffer), 0)
             self._buffer += view[:room]
             view = view[room:]
             if len(self._buffer) + pending >= target:
-                self._cut_part(number)
+                self._cut_part()
 
-    def _cut_part(self, number: int) -> None:
-        if number > MAX_PARTS:
-            raise StagingError("the file is larger than an S3 multipart upload can hold",
-                               errno.ENOSPC)
+    def _cut_part(self) -> None:
         if not self._tails_in_buffer:
             # The part begins with the tails recorded before this request.
             if self._tails:
                 self._buffer[:0] = self._staging.read_tails(self._upload, self._tails)
                 self._start = self._tails[0].offset
             self._tails_in_buffer = True
-        self._new.append(self._staging.upload_part(self._upload, number, self._start,
+        self._new.append(self._staging.upload_part(self._upload, self._fence, self._start,
                                                    self._buffer))
         self._start += len(self._buffer)
         self._buffer = bytearray()
 
     def sync(self) -> None:
         if self._buffer:
-            self._new.append(self._staging.put_tail(self._upload, self._start, self._buffer))
+            self._new.append(self._staging.put_tail(self._upload, self._fence, self._start,
+                                                    self._buffer))
             self._start += len(self._buffer)
             self._buffer = bytearray()
         if not self._new:
             return
+        try:
+            # After the store's writes, before the rows: a writer fenced out
+            # meanwhile records nothing (its tail is its own key: it goes).
+            self._staging.check_fence(self._upload, self._fence)
+        except StagingError:
+            self._staging.delete_objects([self._staging.tail_key(t) for t in self._new
+                                          if t.kind == Kind.TAIL and t.fence])
+            raise
         self._staging.record(self._new)
         self._synced.update(id(s) for s in self._new)
         self._before = (self._parts, self._tails)
@@ -298,22 +343,32 @@ class S3Staging(StagingBackend):
     def _staging_key(self, key: str) -> str:
         return f"{self.prefix}/{key}"
 
-    def _tail_key(self, key: str, offset: int) -> str:
-        # Not under "<prefix>/<key>/": on a filer-backed store (SeaweedFS) a
-        # key cannot be both an object (the assembled upload) and a folder.
-        return f"{self._tails_prefix(key)}{offset:020d}"
+    def tail_key(self, tail: S3StagedSegment) -> str:
+        """The object of a tail: ``<prefix>/<key>.tails/<offset>[.<fence>]``.
+
+        Not under "<prefix>/<key>/": on a filer-backed store (SeaweedFS) a key
+        cannot be both an object (the assembled upload) and a folder. The
+        writer's fence is in the name, so writers never share a tail object.
+        """
+        name = f"{self._tails_prefix(tail.upload_id)}{tail.offset:020d}"
+        return f"{name}.{tail.fence}" if tail.fence else name
 
     def _tails_prefix(self, key: str) -> str:
         return f"{self.prefix}/{key}{TAILS}/"
 
     # The StagingBackend interface -------------------------------------------
-    def open(self, key: str, *, create: bool) -> S3StagedFile | None:
-        upload = S3StagedUpload.objects.using(self._alias).filter(pk=key).first()
+    def open(self, key: str, *, create: bool, fence: int | None = None) -> S3StagedFile | None:
+        rows = S3StagedUpload.objects.using(self._alias).filter(pk=key)
+        # Compare-and-set: the fence only ever rises, and only to ours.
+        if fence is not None and not rows.filter(fence__lte=fence).update(fence=fence) \
+                and rows.exists():
+            raise StagingFenced("a newer request has taken over the staged upload")
+        upload = rows.first()
         if upload is None:
-            return self._create(key) if create else None
-        return S3StagedFile(self, upload, list(upload.segments.all()))
+            return self._create(key, fence) if create else None
+        return S3StagedFile(self, upload, list(upload.segments.all()), fence)
 
-    def _create(self, key: str) -> S3StagedFile:
+    def _create(self, key: str, fence: int | None) -> S3StagedFile:
         object_key = self._document_key(key) or self._staging_key(key)
         try:
             upload_id = self.client.create_multipart_upload(
@@ -323,11 +378,9 @@ class S3Staging(StagingBackend):
         # In the handler's transaction: if it rolls back, the upload has no
         # row and the expiry sweep aborts it after ORPHAN_GRACE.
         upload = S3StagedUpload.objects.using(self._alias).create(
-            key=key, bucket=self.bucket, object_key=object_key, upload_id=upload_id)
-        return S3StagedFile(self, upload, [])
-
-    def open_read(self, key: str) -> BinaryIO:
-        raise StagingError("S3 staged bytes are read only by finalize")
+            key=key, bucket=self.bucket, object_key=object_key, upload_id=upload_id,
+            fence=fence or 0)
+        return S3StagedFile(self, upload, [], fence)
 
     def hand_over(self, key: str, storage: Storage, name: str) -> str:
         from .s3_finalize import hand_over
@@ -358,8 +411,35 @@ class S3Staging(StagingBackend):
         return upload.created_at if upload is not None else None
 
     # Store and row operations for S3StagedFile ------------------------------
-    def upload_part(self, upload: S3StagedUpload, number: int, offset: int,
+    def check_fence(self, upload: S3StagedUpload, fence: int | None) -> None:
+        """Raise StagingFenced if a writer with another fence has opened the upload since."""
+        if fence is None:
+            return
+        current = (S3StagedUpload.objects.using(self._alias).filter(pk=upload.pk)
+                   .values_list("fence", flat=True).first())
+        # Gone: finalized or deleted by a newer request, which fenced us out too.
+        if current is None or current != fence:
+            raise StagingFenced("a newer request has taken over the staged upload")
+
+    def next_part(self, upload: S3StagedUpload, fence: int | None) -> int:
+        """A part number no other writer ever gets, if ``fence`` is still the upload's."""
+        rows = S3StagedUpload.objects.using(self._alias).filter(pk=upload.pk)
+        with transaction.atomic(using=self._alias):
+            # The UPDATE both checks the fence and takes the number: nothing
+            # can come between the two (its row lock holds until the commit).
+            if not (rows if fence is None else rows.filter(fence=fence)).update(
+                    last_part=F("last_part") + 1):
+                self.check_fence(upload, fence)
+                raise StagedBytesMissing("staged bytes are missing (the upload is gone)")
+            number = rows.values_list("last_part", flat=True).get()
+        if number > MAX_PARTS:
+            raise StagingError("the file is larger than an S3 multipart upload can hold",
+                               errno.ENOSPC)
+        return number
+
+    def upload_part(self, upload: S3StagedUpload, fence: int | None, offset: int,
                     body: bytearray) -> S3StagedSegment:
+        number = self.next_part(upload, fence)
         value = crc32(body)
         try:
             answer = self.client.upload_part(
@@ -369,25 +449,26 @@ class S3Staging(StagingBackend):
         except (BotoCoreError, ClientError) as exc:
             raise _failure(f"upload part {number}", exc) from exc
         return S3StagedSegment(upload=upload, kind=Kind.PART, offset=offset, size=len(body),
-                               number=number, etag=answer["ETag"], crc32=value)
+                               number=number, etag=answer["ETag"], crc32=value,
+                               fence=fence or 0)
 
-    def put_tail(self, upload: S3StagedUpload, offset: int, body: bytearray) -> S3StagedSegment:
-        value = crc32(body)
+    def put_tail(self, upload: S3StagedUpload, fence: int | None, offset: int,
+                 body: bytearray) -> S3StagedSegment:
+        tail = S3StagedSegment(upload=upload, kind=Kind.TAIL, offset=offset, size=len(body),
+                               crc32=crc32(body), fence=fence or 0)
         try:
-            self.client.put_object(Bucket=upload.bucket, Key=self._tail_key(upload.key, offset),
-                                   Body=body, ChecksumAlgorithm="CRC32",
-                                   ChecksumCRC32=_checksum(value))
+            self.client.put_object(Bucket=upload.bucket, Key=self.tail_key(tail), Body=body,
+                                   ChecksumAlgorithm="CRC32", ChecksumCRC32=_checksum(tail.crc32))
         except (BotoCoreError, ClientError) as exc:
             raise _failure("store a tail", exc) from exc
-        return S3StagedSegment(upload=upload, kind=Kind.TAIL, offset=offset, size=len(body),
-                               crc32=value)
+        return tail
 
     def read_tails(self, upload: S3StagedUpload, tails: list[S3StagedSegment]) -> bytearray:
         joined = bytearray()
         for tail in tails:
             try:
                 body = self.client.get_object(Bucket=upload.bucket,
-                                              Key=self._tail_key(upload.key, tail.offset))["Body"]
+                                              Key=self.tail_key(tail))["Body"]
                 data = body.read()
             except (BotoCoreError, ClientError) as exc:
                 raise _failure(f"read the tail at {tail.offset}", exc) from exc
@@ -403,8 +484,7 @@ class S3Staging(StagingBackend):
         """Forget rows no longer part of the file, and remove their tail objects."""
         S3StagedSegment.objects.using(self._alias).filter(
             pk__in=[s.pk for s in segments if s.pk is not None]).delete()
-        self.delete_objects([self._tail_key(upload.key, s.offset)
-                             for s in segments if s.kind == Kind.TAIL])
+        self.delete_objects([self.tail_key(s) for s in segments if s.kind == Kind.TAIL])
 
     def discard_after_commit(self, upload: S3StagedUpload,
                              segments: list[S3StagedSegment]) -> None:

@@ -32,7 +32,8 @@ def hand_over(staging: S3Staging, key: str, storage: Storage, name: str) -> str:
     upload = S3StagedUpload.objects.using(staging._alias).filter(pk=key).first()
     if upload is None:
         raise StagingError("staged bytes are missing")
-    staged = S3StagedFile(staging, upload, list(upload.segments.all()))
+    # Fenced as the upload's newest writer (finalize opened it with its lease).
+    staged = S3StagedFile(staging, upload, list(upload.segments.all()), upload.fence)
     size = _committed_size(staging, key)
     # Rows past the committed size are an interrupted append's (an empty
     # handler may be finalized right after one): they go, and the rest must
@@ -46,7 +47,7 @@ def hand_over(staging: S3Staging, key: str, storage: Storage, name: str) -> str:
             # The tails (less than a part) are the last part, which may be
             # short; an empty file is one empty part.
             data = staging.read_tails(upload, staged._tails) if staged._tails else bytearray()
-            parts.append(staging.upload_part(upload, len(parts) + 1, size - len(data), data))
+            parts.append(staging.upload_part(upload, upload.fence, size - len(data), data))
         client.complete_multipart_upload(
             Bucket=upload.bucket, Key=upload.object_key, UploadId=upload.upload_id,
             MultipartUpload={"Parts": [

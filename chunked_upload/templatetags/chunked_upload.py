@@ -3,7 +3,7 @@
 Options (all optional): ``folder`` (where files go, default ``/``),
 ``folder_input`` (a CSS selector of an input holding the folder, read when a
 file is added), ``parallel`` (uploads at once, default 2), ``chunk_size``
-(bytes, 0 = the server's default). The template needs ``request`` in its
+(bytes, 0 = the uploader's default, 4 MiB). The template needs ``request`` in its
 context (``django.template.context_processors.request``).
 """
 

@@ -27,7 +27,7 @@ from ..conf import get_config
 from ..engine.checksums import format_crc
 from ..engine.uploads import ChunkAppend
 from ..exceptions import LimitExceeded, ProtocolError
-from .bodies import Base64Decoder
+from .base64_stream import Base64Decoder
 
 if TYPE_CHECKING:
     from .dispatch import Invocation, PartLike

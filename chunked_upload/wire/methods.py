@@ -15,6 +15,7 @@ from functools import cached_property
 from typing import Any
 
 from ..engine.checksums import parse_crc
+from ..engine.finalize import MP_VERSION_BOUNDS
 from ..engine.paths import parse_document_path
 from ..exceptions import InvalidDownloadHandler, InvalidUploadHandler
 from . import operations as ops
@@ -147,9 +148,8 @@ METHODS: dict[str, Method] = {
                ops.upload_document_with_handler, ticket=_ticket()),
         Method("UploadDocumentWithHandler2", "root",
                (*_FINALIZE_BASE, string("versionComments", required=False),
-                _short("mpVersionMajor", 1, 2400, "MPVersionMajor"),
-                _short("mpVersionMinor", 0, 999, "MPVersionMinor"),
-                _short("mpVersionRevision", 0, 999, "MPVersionRevision")),
+                *(_short(f"mpVersion{part}", *bounds, f"MPVersion{part}")
+                  for part, bounds in MP_VERSION_BOUNDS.items())),
                ops.upload_document_with_handler, ticket=_ticket()),
         Method("UploadDocumentWithHandler3", "root", (*_FINALIZE_BASE, _xml_parameters()),
                ops.upload_document_with_handler, ticket=_ticket()),

@@ -153,13 +153,11 @@ def options_from_xml(xml: XmlParameters | None) -> finalize.VersionOptions:
 
 
 def _mp_version(xml: XmlParameters) -> tuple[int, int, int] | None:
-    parts = [xml.get(f"MPVERSION{p}") for p in ("MAJOR", "MINOR", "REVISION")]
+    parts = [xml.get(f"MPVERSION{p.upper()}") for p in finalize.MP_VERSION_BOUNDS]
     if all(p is None for p in parts):
         return None
     major, minor, revision = (int(p or 0) for p in parts)
-    if not (1 <= major <= 2400 and 0 <= minor <= 999 and 0 <= revision <= 999):
-        raise ValueError("MPVERSION")
-    return major, minor, revision
+    return finalize.check_mp_version((major, minor, revision))
 
 
 def _xml_datetime(text: str | None) -> datetime | None:

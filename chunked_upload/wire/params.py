@@ -136,11 +136,6 @@ class Param:
             raise InvalidParameter(self.name) from None
 
 
-def parse_all(params: Iterable[Param], raw: Raw) -> dict[str, Any]:
-    """Every value, in declaration order, so the first bad one is the error."""
-    return {param.name: param.value(raw) for param in params}
-
-
 def string(name: str, *, required: bool = True, **kwargs: Any) -> Param:
     return Param(name, "string", required, str, **kwargs)
 

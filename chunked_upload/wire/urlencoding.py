@@ -88,7 +88,7 @@ def _fast_unquote(text: bytes) -> bytes | None:
     if _escape_decode is None:  # pragma: no cover - Pythons without it
         return None
     # "%XY" becomes "\xXY" (and a literal backslash "\\"), which the C decoder
-    # turns into bytes, 8 times faster than unquote_to_bytes' Python loop over
+    # turns into bytes, much faster than unquote_to_bytes' Python loop over
     # Base64 text, where every 30th character is escaped. It refuses a "\x"
     # without two hex digits.
     if b"\\" in text:

@@ -78,6 +78,9 @@ def test_three_files_at_once_with_pause_and_resume(page, demo_site, tmp_path):
 def test_a_reload_in_the_middle_resumes_where_the_server_stands(page, demo_site, tmp_path):
     # Three files dropped at once, the page reloaded half-way, the files picked again.
     sources = [make_file(tmp_path, f"reloaded-{n}.bin", n * 10 * MiB) for n in (2, 3, 4)]
+    # 1 MiB chunks (not the uploader's 4 MiB): enough of them per file that
+    # the third file is under way before the first is done.
+    page.evaluate("document.querySelector('[data-chunked-uploader]').uploader.chunkSize = 1 << 20")
     slow_chunks(page)
     page.set_input_files(".cu-picker", [str(f) for f in sources])
     for source in sources:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+import zlib
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -17,13 +18,20 @@ from chunked_upload.client.display import Display
 from chunked_upload.client.errors import (
     AuthenticationFailed,
     HandlerNotFound,
+    IntegrityError,
     OffsetMismatch,
     ServerError,
     TicketExpired,
     TransportError,
 )
-from chunked_upload.client.protocol import MultipartChunk, decode_base64, parse_answer
-from chunked_upload.client.reader import ChunkReader
+from chunked_upload.client.protocol import (
+    MultipartChunk,
+    _combine,
+    crc32_combine,
+    decode_base64,
+    parse_answer,
+)
+from chunked_upload.client.reader import ChunkReader, ReadAhead
 from chunked_upload.client.session import RetryPolicy, normalize_url
 
 
@@ -134,6 +142,60 @@ def test_the_reader_cuts_chunks_and_finds_the_last(length, known):
     assert b"".join(chunks) == data
     assert all(len(chunk) == 10 for chunk in chunks[:-1])
     assert len(chunks) == max(1, -(-length // 10))
+
+
+class Pipe(io.RawIOBase):
+    """A source that reads a few bytes at a time, like a pipe."""
+
+    def __init__(self, data: bytes) -> None:
+        self.left = data
+
+    def readinto(self, buffer):
+        count = min(len(buffer), 3, len(self.left))
+        buffer[:count], self.left = self.left[:count], self.left[count:]
+        return count
+
+
+@pytest.mark.parametrize("length", [0, 1, 9, 10, 11, 35])
+@pytest.mark.parametrize("known", [True, False])
+def test_reading_ahead_gives_the_same_chunks_with_their_crc(length, known):
+    data = os.urandom(length)
+    chunks = []
+    with ReadAhead(Pipe(data), 10, length if known else None) as reader:
+        last = False
+        while not last:
+            chunk, last, crc = reader.next()
+            assert crc == zlib.crc32(chunk)
+            chunks.append(bytes(chunk))
+        with pytest.raises(EOFError):
+            reader.next()
+    assert b"".join(chunks) == data
+    assert len(chunks) == max(1, -(-length // 10))
+
+
+def test_a_file_that_became_shorter_is_a_clear_error_when_its_chunk_is_due():
+    with ReadAhead(Pipe(os.urandom(25)), 10, 40) as reader:
+        assert len(reader.next()[0]) == 10
+        assert len(reader.next()[0]) == 10
+        with pytest.raises(IntegrityError, match="became shorter"):
+            reader.next()
+
+
+@given(st.binary(max_size=300), st.binary(max_size=300))
+def test_crcs_of_two_pieces_combine_into_the_crc_of_both(first, second):
+    expected = zlib.crc32(first + second)
+    for combine in (crc32_combine, _combine):  # ISA-L's (if installed) and the fallback
+        assert combine(zlib.crc32(first), zlib.crc32(second), len(second)) == expected
+
+
+@pytest.mark.parametrize("length", [1 << 20, (8 << 20) + 1, (64 << 20) + 3])
+def test_the_crc_fallback_handles_chunk_sized_pieces(length):
+    # Zeros: their CRC is cheap to get from zlib by pieces, whatever the length.
+    zeros, crc, left = bytes(1 << 20), 0, length
+    while left:
+        crc, left = zlib.crc32(zeros[:min(left, len(zeros))], crc), left - min(left, len(zeros))
+    assert _combine(0x12345678, crc, length) == crc32_combine(0x12345678, crc, length)
+    assert _combine(0, crc, length) == crc
 
 
 @pytest.mark.parametrize(("text", "value"), [("8MiB", 8 << 20), ("256KiB", 256 << 10),

@@ -74,7 +74,7 @@ class SiteDatabase:
 
     def handler(self, handler_id: str) -> dict[str, Any] | None:
         """The handler's row as a dict, None if there is none."""
-        columns = ("state", "committed_size", "chunk_count", "crc32")
+        columns = ("state", "committed_size", "chunk_count", "crc32", "lease_expires_at")
         rows = self.query(f"SELECT {', '.join(columns)} FROM chunked_upload_uploadhandler "
                           "WHERE id = %s", (self.handler_key(handler_id),))
         return dict(zip(columns, rows[0], strict=True)) if rows else None

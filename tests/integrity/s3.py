@@ -108,9 +108,9 @@ class StagedOnS3:
                                    "chunked_upload_s3stagedupload WHERE key = %s", (self.key,))
         return rows[0] if rows else None
 
-    def _segments(self) -> list[tuple[str, int, int, int]]:
+    def _segments(self) -> list[tuple[str, int, int, int, int | None]]:
         return self.database.query(
-            "SELECT kind, s.offset, size, crc32 FROM chunked_upload_s3stagedsegment s "
+            "SELECT kind, s.offset, size, crc32, number FROM chunked_upload_s3stagedsegment s "
             "WHERE upload_id = %s ORDER BY s.offset, kind", (self.key,))
 
     def exists(self) -> bool:
@@ -125,18 +125,20 @@ class StagedOnS3:
         parts = [s for s in self._segments() if s[0] == "part"]
         size = max((s[1] + s[2] for s in self._segments()), default=0)
         listed = self.place.listed_parts(*upload)
+        recorded = max((p[4] for p in parts), default=0)  # numbers are handed out in order
         size = max(size, sum(parts_size for number, parts_size in listed.items()
-                             if number > len(parts)) + sum(p[2] for p in parts))
+                             if number > recorded) + sum(p[2] for p in parts))
         tails = self.place.client.list_objects_v2(
             Bucket=self.place.bucket, Prefix=f"{STAGING_PREFIX}/{self.key}.tails/")
         for item in tails.get("Contents", []):
-            size = max(size, int(item["Key"].rsplit("/", 1)[1]) + item["Size"])
+            offset = item["Key"].rsplit("/", 1)[1].split(".")[0]  # <offset>[.<fence>]
+            size = max(size, int(offset) + item["Size"])
         return os.stat_result((0, 0, 0, 0, 0, 0, size, 0, 0, 0))
 
     def read_bytes(self) -> SameBytes:
         value, size, end = 0, 0, 0
         parts_end = max((s[1] + s[2] for s in self._segments() if s[0] == "part"), default=0)
-        for kind, offset, length, crc in self._segments():
+        for kind, offset, length, crc, _number in self._segments():
             if (kind == "tail" and offset < parts_end) or offset != end:
                 continue  # a tail read into a part already
             value = _combine(value, crc, length)

@@ -94,7 +94,10 @@ def test_a_stalled_handler_is_taken_over_after_the_lease_timeout(site, client, t
     # The stalled request's bytes come at last: none of them may land.
     stalled.write(b"\xff" * (len(chunk) - sent))
     late = stalled.finish()
-    assert late.accepted or late.error == "Offset mismatch.", late
+    # Refused as taken over (an offset mismatch), or, on S3 staging, where the
+    # late bytes wait in memory and reach no store before the answer, for
+    # their CRC ("try again"): either way nothing of them is appended.
+    assert late.accepted or late.error == "Offset mismatch." or late.get("tryagain") == "true", late
     assert late.accepted is False or late["offset"] == str(len(first + chunk))
     status = client.status(ticket, handler)
     assert (status["offset"], status["chunks"]) == (str(len(first + chunk)), "2")

@@ -10,10 +10,8 @@ import argparse
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError
 
-from ...engine.expiry import ExpiryReport, ExpiryRules, expire_all
-from ...staging import StagingError
+from ...engine.expiry import FAILURES, ExpiryReport, ExpiryRules, expire_all
 
 
 def _count(minimum: int):
@@ -59,7 +57,7 @@ class Command(BaseCommand):
         try:
             report = expire_all(rules, batch_size=options["batch_size"],
                                 dry_run=options["dry_run"])
-        except (DatabaseError, StagingError, OSError) as exc:
+        except FAILURES as exc:
             raise CommandError(f"expiry failed: {exc}") from exc
         self.stdout.write(format_report(report))
 

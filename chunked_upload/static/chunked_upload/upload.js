@@ -43,18 +43,32 @@ export const State = Object.freeze({
 const RATE_WINDOW_MS = 5000;
 
 /**
+ * The chunk size the uploader asks for (PreferedChunkSize; the server clamps
+ * it to its bounds). Chromium pays a fixed cost per request that a script
+ * client does not (the request crosses renderer, browser and network
+ * processes, and the file part is read there: some 10-15 ms more per
+ * request than the Python client on a 2-core machine, see docs/browser.md),
+ * so at the server's 1 MiB default it spends about half its time on it.
+ * 4 MiB amortises it and still keeps a resent chunk, the memory per request
+ * and the progress steps small.
+ */
+export const DEFAULT_CHUNK_SIZE = 4 << 20;
+
+/**
  * Uploads `file` through `srv`. With `folder` set, finalizes it to
  * `folder/name` (UploadDocumentWithHandler); without, stops at COMPLETE
  * (a form field hands the handler id to the server instead).
  * Emits "change" events on itself; read `state`, `offset`, `rate()`, `eta()`.
  */
 export class Upload extends EventTarget {
-  constructor(srv, file, { folder = null, chunkSize = 0, scope = "", pipeline = 2 } = {}) {
+  constructor(srv, file, {
+    folder = null, chunkSize = DEFAULT_CHUNK_SIZE, scope = "", pipeline = 2,
+  } = {}) {
     super();
     this.srv = srv;
     this.file = file;
     this.folder = folder;
-    this.preferredChunkSize = chunkSize;
+    this.preferredChunkSize = chunkSize; // 0: the server's default
     this.pipeline = Math.max(1, pipeline); // chunk requests in flight at once
     this.recoveries = 0; // offsets re-read from the server (overtaken or lost answers)
     this.scope = scope; // which site's handlers (the endpoint): localStorage is per origin

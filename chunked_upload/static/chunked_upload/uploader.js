@@ -5,12 +5,12 @@
 // loads ({% chunked_uploader %} renders one). Options are data attributes:
 // endpoint (the srv.asmx URL), ticketUrl, csrfToken, folder (default "/"),
 // folderInput (a selector of an input holding the folder), parallel (2),
-// chunkSize (0: the server's default), scope (whose unfinished uploads are
+// chunkSize (bytes; absent or 0: the uploader's default, 4 MiB), scope (whose unfinished uploads are
 // listed: the endpoint and the user).
 // Events on the element: "chunked-upload:done" (detail: the Upload, with
 // `result` = {documentId, versionId, path}).
 
-import { State, Upload, pending } from "./upload.js";
+import { DEFAULT_CHUNK_SIZE, State, Upload, pending } from "./upload.js";
 import { UploadView, formatBytes, liveRegion, sessionSrv } from "./ui.js";
 
 export class Uploader {
@@ -20,7 +20,7 @@ export class Uploader {
     this.srv = srv || sessionSrv(d.endpoint, d.ticketUrl, d.csrfToken);
     this.scope = d.scope || new URL(d.endpoint, location.href).pathname;
     this.parallel = Math.max(1, Number(d.parallel || 2));
-    this.chunkSize = Number(d.chunkSize || 0);
+    this.chunkSize = Number(d.chunkSize || 0) || DEFAULT_CHUNK_SIZE;
     this.uploads = [];
     this.list = root.querySelector(".cu-list");
     this.picker = root.querySelector(".cu-picker");
