@@ -38,6 +38,7 @@ from isal.isal_zlib import crc32
 from . import report
 from .servers import Gunicorn, WorkerCost, prepare_site
 from .srvclient import BASE64, MULTIPART, SOAP, BenchmarkError, Connection, Srv, floor_upload
+from .tus import TusServer
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 USER, PASSWORD = "bench", "bench-password"
@@ -87,6 +88,9 @@ class Run:
     cache_floor_mbps: float | None = None  # --cache-floor: the floor without fsync
     django_floor_mbps: float | None = None  # --django-floor: the floor behind Django
     django_floor_ratio: float | None = None  # ... divided by the floor run of the pair
+    tus_mbps: float | None = None  # --tus: @tus/server, timed before the pair
+    tus_ratio: float | None = None  # ours divided by it
+    tus_cpu_s_per_gib: float | None = None
 
 
 @dataclass
@@ -145,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
                                   data_dir / f"{name}-floor.log")
                 servers.append(server)
                 references[name] = (server, directory)
+        if args.tus:
+            references["tus"] = tus = TusServer(data_dir / "tus", data_dir / "tus.log")
+            servers.append(tus)
         runs, downloads = _measure(args, cases, source, ours, floor, references, data_dir)
     except BenchmarkError as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
@@ -180,6 +187,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--django-floor", action="store_true",
                         help="also time the floor behind the demo site's Django and a DRF view "
                         "(benchmarks/django_floor), for reference")
+    parser.add_argument("--tus", action="store_true",
+                        help="also time @tus/server with its file store (benchmarks/tus.py; "
+                        "needs `npm ci --prefix benchmarks/tus`), a peer")
     args = parser.parse_args(argv)
     unknown = set(args.cases.split(",")) - set(CASES)
     if unknown or args.size < 1 or args.repeat < 1 or args.workers < 1:
@@ -201,6 +211,7 @@ def _measure(args, cases, source, ours, floor, references, data_dir):
     srv = Srv(ours.port)
     ticket = srv.log_in(USER, PASSWORD)
     floor_conn = Connection(floor.port)
+    tus = references.pop("tus", None)
     others = {name: (Connection(server.port), directory)
               for name, (server, directory) in references.items()}
     view = memoryview(source.data)
@@ -215,6 +226,10 @@ def _measure(args, cases, source, ours, floor, references, data_dir):
             for other, (conn, directory) in others.items():
                 reference_seconds[other] = floor_upload(conn, name, view, case.chunk_size)
                 _check_floor(directory / name, args.size)
+            if tus is not None:
+                probe = tus.probe()
+                reference_seconds["tus"] = tus.upload(view, case.chunk_size)
+                tus_cost = probe.finish()
             probe = floor.probe()
             floor_seconds = floor_upload(floor_conn, name, view, case.chunk_size)
             floor_cost = probe.finish()
@@ -241,6 +256,10 @@ def _measure(args, cases, source, ours, floor, references, data_dir):
             if "django" in reference_seconds:
                 run.django_floor_mbps = args.size / reference_seconds["django"] / 1e6
                 run.django_floor_ratio = floor_seconds / reference_seconds["django"]
+            if "tus" in reference_seconds:
+                run.tus_mbps = args.size / reference_seconds["tus"] / 1e6
+                run.tus_ratio = reference_seconds["tus"] / upload.seconds
+                run.tus_cpu_s_per_gib = tus_cost.cpu_seconds * GiB / args.size
             print(f"{label:>9} {case.name:<17} ours {run.ours_mbps:7.1f} MB/s  floor "
                   f"{run.floor_mbps:7.1f} MB/s  ratio {run.ratio:5.2f}  finalize "
                   f"{run.finalize_ms:6.1f} ms  rss +{run.peak_rss_mib - run.idle_rss_mib:.1f} "
