@@ -71,6 +71,7 @@ CASES = {
 # The targets and the largest chunk (for memory); SOAP on request (--cases),
 # so that a default run stays within minutes.
 DEFAULT_CASES = [name for name in CASES if not name.startswith("soap-")]
+CLIENTS_CASES = ["multipart-1MiB", "multipart-8MiB"]  # the concurrency mode's
 
 
 @dataclass
@@ -118,6 +119,10 @@ def parse_size(text: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     cases = [CASES[name] for name in args.cases.split(",")]
+    if args.clients:
+        from . import concurrency  # which builds on this module
+
+        return concurrency.run(args, cases, USER, PASSWORD)
     print(f"generating {args.size / MiB:.0f} MiB of random data ...", file=sys.stderr)
     source = Source(os.urandom(args.size))
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="ingest-bench-")).resolve()
@@ -171,11 +176,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=parse_size, default=GiB,
                         help="bytes per upload, e.g. 1GiB, 256MiB (default 1GiB)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (2)")
+    parser.add_argument("--workers", type=int, help="gunicorn sync workers (2; 4 with --clients)")
+    parser.add_argument("--clients", help="N uploads at once, e.g. 1,8,32: the concurrency "
+                        "mode (benchmarks/concurrency.py), --size split over the clients")
     parser.add_argument("--repeat", type=int, default=3, help="measured repetitions (3)")
-    parser.add_argument("--cases", default=",".join(DEFAULT_CASES),
-                        help=f"comma-separated, of: {', '.join(CASES)} "
-                        f"(default: {','.join(DEFAULT_CASES)})")
+    parser.add_argument("--cases", help=f"comma-separated, of: {', '.join(CASES)} (default: "
+                        f"{','.join(DEFAULT_CASES)}; with --clients: {','.join(CLIENTS_CASES)})")
     parser.add_argument("--download-chunk", type=parse_size, default=8 * MiB,
                         help="DownloadFileChunk size (8MiB)")
     parser.add_argument("--database-url", help="PostgreSQL instead of SQLite in DATA_DIR")
@@ -191,6 +197,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="also time @tus/server with its file store (benchmarks/tus.py; "
                         "needs `npm ci --prefix benchmarks/tus`), a peer")
     args = parser.parse_args(argv)
+    args.workers = args.workers or (4 if args.clients else 2)
+    args.cases = args.cases or ",".join(CLIENTS_CASES if args.clients else DEFAULT_CASES)
     unknown = set(args.cases.split(",")) - set(CASES)
     if unknown or args.size < 1 or args.repeat < 1 or args.workers < 1:
         parser.error(f"bad arguments (unknown cases: {sorted(unknown)})")

@@ -102,8 +102,9 @@ class Srv:
         return self.call("AuthenticateUser", UID=uid, PWD=pwd).attrib["ticket"]
 
     def upload(self, ticket: str, data: memoryview, chunk_size: int, encoding: str,
-               path: str) -> Upload:
-        """The whole workflow for one file: handler, chunks, finalize."""
+               path: str, latencies: list[float] | None = None) -> Upload:
+        """The whole workflow for one file: handler, chunks, finalize (each chunk's
+        round trip appended to ``latencies``, if given)."""
         encoded = self._encode_all(data, chunk_size) if encoding == BASE64 else None
         started = time.perf_counter()
         answer = self.call("CreateUploadHandler", authenticationTicket=ticket,
@@ -120,7 +121,10 @@ class Srv:
             fields = {"authenticationTicket": ticket, "uploadHandler": handler,
                       "chunkHEXCRC": f"{crc32(chunk):X}", "lastChunk": "true" if last else "false"}
             body = chunk if encoded is None else encoded[offset // chunk_size]
+            sent = time.perf_counter()
             attrib = _ok("UploadFileChunk", send(fields, body)).attrib
+            if latencies is not None:
+                latencies.append(time.perf_counter() - sent)
             if attrib.get("tryagain") != "false" or int(attrib["offset"]) != offset + len(chunk):
                 raise BenchmarkError(f"chunk at {offset} not accepted: {attrib}")
             file_crc = int(attrib["filehexcrc"], 16) if last else None
