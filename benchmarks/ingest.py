@@ -89,6 +89,8 @@ class Run:
     cache_floor_mbps: float | None = None  # --cache-floor: the floor without fsync
     django_floor_mbps: float | None = None  # --django-floor: the floor behind Django
     django_floor_ratio: float | None = None  # ... divided by the floor run of the pair
+    django_floor_cpu_s_per_gib: float | None = None
+    app_cpu_ms_per_chunk: float | None = None  # ours' worker CPU beyond it, per chunk
     tus_mbps: float | None = None  # --tus: @tus/server, timed before the pair
     tus_ratio: float | None = None  # ours divided by it
     tus_cpu_s_per_gib: float | None = None
@@ -220,7 +222,7 @@ def _measure(args, cases, source, ours, floor, references, data_dir):
     ticket = srv.log_in(USER, PASSWORD)
     floor_conn = Connection(floor.port)
     tus = references.pop("tus", None)
-    others = {name: (Connection(server.port), directory)
+    others = {name: (server, Connection(server.port), directory)
               for name, (server, directory) in references.items()}
     view = memoryview(source.data)
     runs: dict[str, list[Run]] = {case.name: [] for case in cases}
@@ -230,9 +232,11 @@ def _measure(args, cases, source, ours, floor, references, data_dir):
         label = "warm-up" if rep == 0 else f"run {rep}/{args.repeat}"
         for case in cases:
             name = f"{case.name}-{rep}"
-            reference_seconds = {}
-            for other, (conn, directory) in others.items():
+            reference_seconds, reference_cost = {}, {}
+            for other, (server, conn, directory) in others.items():
+                probe = server.probe()
                 reference_seconds[other] = floor_upload(conn, name, view, case.chunk_size)
+                reference_cost[other] = probe.finish()
                 _check_floor(directory / name, args.size)
             if tus is not None:
                 probe = tus.probe()
@@ -264,6 +268,10 @@ def _measure(args, cases, source, ours, floor, references, data_dir):
             if "django" in reference_seconds:
                 run.django_floor_mbps = args.size / reference_seconds["django"] / 1e6
                 run.django_floor_ratio = floor_seconds / reference_seconds["django"]
+                django_cpu = reference_cost["django"].cpu_seconds
+                run.django_floor_cpu_s_per_gib = django_cpu * GiB / args.size
+                chunks = -(-args.size // case.chunk_size)
+                run.app_cpu_ms_per_chunk = (cost.cpu_seconds - django_cpu) * 1e3 / chunks
             if "tus" in reference_seconds:
                 run.tus_mbps = args.size / reference_seconds["tus"] / 1e6
                 run.tus_ratio = reference_seconds["tus"] / upload.seconds
@@ -276,7 +284,7 @@ def _measure(args, cases, source, ours, floor, references, data_dir):
                 runs[case.name].append(run)
     srv.close()
     floor_conn.close()
-    for conn, _ in others.values():
+    for _, conn, _ in others.values():
         conn.close()
     return runs, downloads
 
