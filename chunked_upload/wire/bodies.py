@@ -9,16 +9,13 @@ chunk alive, so copy with ``bytes()`` any piece kept for long.
 from __future__ import annotations
 
 import base64
-import codecs
+import io
 import re
 from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Protocol
-from urllib.parse import parse_qsl, unquote_to_bytes
 
-# CPython's C decoder of backslash escapes (what pickle uses); undocumented, so
-# percent-decoding falls back to urllib where it is missing.
-_escape_decode = getattr(codecs, "escape_decode", None)
+from .urlencoding import decode_name, decode_value, safe_end, unquote_plus
 
 # Strict decoders of whole 4-character groups: both reject characters outside the
 # alphabet and misplaced padding. (binascii's own strict_mode needs Python 3.11.)
@@ -36,7 +33,6 @@ _MAX_NAME = 16 * 1024  # urlencoded field names are buffered whole
 _BOUNDARY = re.compile(r"[ -~]{0,199}[!-~]")
 _PARAM = re.compile(r'\s*;\s*([^\s;=]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;"]*))')
 _QUOTED_PAIR = re.compile(r'\\([\\"])')
-_BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 _NAME_END = re.compile(rb"[=&]")
 # The header block every browser and HTTP library sends, parsed in one match (a
 # chunk request has five parts); anything else takes the general path, which
@@ -108,6 +104,8 @@ class Part:
             if size > limit:
                 raise FieldTooLarge(f"field {self.name!r} is larger than {limit} bytes")
             pieces.append(piece)
+        if encoding == "utf-8":  # the wire's one rule for text, on every binding
+            return decode_value(b"".join(pieces), self.name)
         try:
             return b"".join(pieces).decode(encoding)
         except UnicodeDecodeError as exc:
@@ -254,14 +252,13 @@ class _UrlencodedReader:
             last = end >= 0 or self._eof
             if not last:
                 # An escape cut off by the end of the read is decoded with the next one.
-                cut = buf.find(b"%", max(pos, len(buf) - 2))
-                end = len(buf) if cut < 0 else cut
+                end = safe_end(buf, pos, len(buf))
                 if end == pos:
                     self._fill()
                     continue
             elif end < 0:
                 end = len(buf)
-            piece = _unquote_plus(buf, pos, end)
+            piece = unquote_plus(buf, pos, end)
             self._pos, self._in_value = end, not last
             if piece:
                 return piece
@@ -289,31 +286,7 @@ class _UrlencodedReader:
             self._pos = end + len(separator)
             if end > pos or separator == b"=":  # else an empty field, as in "a=1&&b=2"
                 self._in_value = separator == b"="
-                try:
-                    return str(_unquote_plus(buf, pos, end), "utf-8"), None
-                except UnicodeDecodeError as exc:
-                    raise BodyError("form field name is not valid utf-8") from exc
-
-
-def _unquote_plus(buf: bytes, start: int, end: int) -> Piece:
-    """Percent-decode buf[start:end] with '+' as space; strict about bad escapes."""
-    if buf.find(b"%", start, end) < 0 and buf.find(b"+", start, end) < 0:
-        return memoryview(buf)[start:end]
-    text = buf[start:end].replace(b"+", b" ")
-    if _escape_decode is not None:
-        # "%XY" becomes "\xXY" (and a literal backslash "\\"), which the C decoder
-        # turns into bytes, refusing any "\x" without two hex digits: a malformed
-        # escape is refused just as below, 8 times faster than unquote_to_bytes'
-        # Python loop over Base64 text, where every 30th character is escaped.
-        if b"\\" in text:
-            text = text.replace(b"\\", b"\\\\")
-        try:
-            return _escape_decode(text.replace(b"%", b"\\x"))[0]
-        except ValueError:
-            raise BodyError("malformed percent-escape in form data") from None
-    if _BAD_ESCAPE.search(text):  # pragma: no cover - Pythons without escape_decode
-        raise BodyError("malformed percent-escape in form data")
-    return unquote_to_bytes(text)  # pragma: no cover
+                return decode_name(unquote_plus(buf, pos, end)), None
 
 
 def _split_header(header: str) -> tuple[str, dict[str, str]]:
@@ -388,9 +361,10 @@ def iter_parts(stream: Readable, content_type: str, *, read_size: int = 1 << 20)
     return _iter(reader)
 
 
-def parse_query_string(qs: str) -> list[tuple[str, str]]:
-    """Parse a query string leniently, as urllib.parse.parse_qsl with blank values."""
-    return parse_qsl(qs, keep_blank_values=True)
+def iter_query(query: bytes) -> Iterator[Part]:
+    """Yield the fields of a query string, read as an urlencoded body is."""
+    return iter_parts(io.BytesIO(query), "application/x-www-form-urlencoded",
+                      read_size=max(len(query), 1))
 
 
 class Base64Decoder:

@@ -113,6 +113,14 @@ METHODS: dict[str, Method] = {
                (int32("PreferedChunkSize", required=False),), ops.create_upload_handler,
                ticket=_ticket()),
         Method("UploadFileChunk", "root", _CHUNK_PARAMS, None, ticket=_ticket()),
+        # UploadFileChunk with ChunkOffset in its WSDL signature, so that the
+        # legacy operation's generated signature stays the vendor's. Served as
+        # UploadFileChunk: ChunkOffset is optional here too (a long, so proxies
+        # always send it).
+        Method("UploadFileChunkAtOffset", "root",
+               (*_CHUNK_PARAMS[:-1], Param("chunkOffset", "long", required=False,
+                                           parse=parse_int64, wsdl_name="ChunkOffset")),
+               None, ticket=_ticket(), extension=True),
         Method("GetUploadHandlerStatus", "root", (_upload_handler(),),
                ops.get_upload_handler_status, ticket=_ticket(), extension=True),
         Method("DeleteUploadHandler", "response", (_upload_handler("UploadHandler"),),

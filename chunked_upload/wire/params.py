@@ -115,9 +115,13 @@ class Param:
         return self.wsdl_name or self.name[:1].upper() + self.name[1:]
 
     def value(self, raw: Raw) -> Any:
-        """The parsed value, None when optional and absent."""
+        """The parsed value, None when optional and absent.
+
+        An empty value of an optional parameter is absent: a generated HTTP
+        proxy sends every parameter of its message, ``Name=`` for a null one.
+        """
         text = raw.find(self.name)
-        if text is None:
+        if text is None or (text == "" and not self.required):
             if self.required:
                 raise MissingParameter(self.name)
             return None

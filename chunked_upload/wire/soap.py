@@ -34,7 +34,7 @@ from .dispatch import failure, invoke
 from .params import Raw
 from .renderers import XML_DECLARATION, iter_answer, render_answer
 from .soap_envelope import SOAP11, SOAP12, TNS, EnvelopeReader, SoapFault, SoapVersion
-from .wsdl import render_wsdl
+from .wsdl import render_schema, render_wsdl
 
 
 def call(request: HttpRequest) -> HttpResponseBase:
@@ -144,6 +144,8 @@ class SoapView(View):
             # (forwarded host and scheme are honoured as the site's settings say).
             location = request.build_absolute_uri(request.path)
             return HttpResponse(render_wsdl(location), content_type="text/xml; charset=utf-8")
+        if (schema := render_schema(request.GET.get("xsd", ""))) is not None:
+            return HttpResponse(schema, content_type="text/xml; charset=utf-8")
         return _xml_response(Answer.failure("root", UnknownMethod(), 404))
 
     def post(self, request: HttpRequest) -> HttpResponseBase:

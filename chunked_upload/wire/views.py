@@ -7,7 +7,7 @@ there is no session authentication and therefore no CSRF check here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 
 from django.db import transaction
 from django.http import HttpResponseBase, StreamingHttpResponse
@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 from ..conf import get_config
 from ..exceptions import HttpMethodNotAllowed, LimitExceeded, UnknownMethod
 from .answers import Answer, Base64Text
-from .bodies import iter_parts
+from .bodies import iter_parts, iter_query
 from .chunks import TEXT_LIMIT, PartLike, upload_file_chunk
 from .dispatch import failure, invoke
 from .methods import METHODS
@@ -40,21 +40,6 @@ class AlwaysXML(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-class _QueryPart:
-    """A query-string value, shaped like a body part."""
-
-    is_file = False
-
-    def __init__(self, name: str, value: str) -> None:
-        self.name, self.value = name, value
-
-    def read_text(self, limit: int = TEXT_LIMIT) -> str:
-        return self.value
-
-    def iter_bytes(self) -> Iterator[bytes]:
-        yield self.value.encode("utf-8")
-
-
 @method_decorator(transaction.non_atomic_requests, name="dispatch")
 class ServiceMethodView(APIView):
     """One endpoint per method name; the method table says what it does."""
@@ -67,9 +52,14 @@ class ServiceMethodView(APIView):
     http_method_names = ["get", "post"]
 
     def get(self, request: Request, method_name: str) -> HttpResponseBase:
-        query = request.query_params
-        return self._call(request, method_name,
-                          lambda: [_QueryPart(k, v) for k, vs in query.lists() for v in vs])
+        # Read as an urlencoded body is (%uXXXX included), not by QueryDict, so
+        # that the same bytes mean the same thing in both HTTP bindings.
+        query = request.META.get("QUERY_STRING", "")
+        try:
+            raw = query.encode("iso-8859-1")  # WSGI gives the bytes as latin-1 (PEP 3333)
+        except UnicodeEncodeError:  # an ASGI server decoded them as UTF-8
+            raw = query.encode("utf-8")
+        return self._call(request, method_name, lambda: iter_query(raw))
 
     def post(self, request: Request, method_name: str) -> HttpResponseBase:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
