@@ -5,7 +5,9 @@
         [--database-url postgres://…] [--raw stacks.txt]
 
 The demo site runs as in ``benchmarks.ingest`` but with one sync worker, so
-that every chunk lands in the process being sampled. One file is uploaded as
+that every chunk lands in the process being sampled; then the floor behind
+Django (``benchmarks/django_floor``) is profiled the same way, and the last
+column is what ours costs beyond it, bucket by bucket. One file is uploaded as
 multipart three times: an untimed warm-up, then once under ``perf record``
 (on-CPU samples only, by shared object: the interpreter, the kernel's copies
 and page faults, OpenSSL's SHA-256, ISA-L's CRC, libc's memcpy, the database
@@ -30,13 +32,14 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from .ingest import PASSWORD, USER, _site_env, parse_size
 from .servers import Gunicorn, prepare_site
-from .srvclient import MULTIPART, Srv
+from .srvclient import MULTIPART, Connection, Srv, floor_upload
 
 MiB = 1 << 20
 
@@ -121,52 +124,90 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunk", type=parse_size, default=MiB, help="chunk size (1MiB)")
     parser.add_argument("--size", type=parse_size, default=256 * MiB, help="upload (256MiB)")
     parser.add_argument("--database-url", help="PostgreSQL instead of SQLite")
-    parser.add_argument("--raw", help="also keep py-spy's collapsed stacks in this file")
+    parser.add_argument("--raw", help="also keep py-spy's collapsed stacks of ours in this file")
     args = parser.parse_args(argv)
-    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     data = memoryview(os.urandom(args.size))
     data_dir = Path(tempfile.mkdtemp(prefix="profile-bench-"))
     env = _site_env(data_dir, args.database_url)
-    server = None
+    chunks = -(-args.size // args.chunk)
     try:
         prepare_site(env, USER, PASSWORD)
-        server = Gunicorn("project.wsgi:application", 1, env, data_dir / "ours.log")
-        pid = str(server.pids[0])
-        srv = Srv(server.port)
-        ticket = srv.log_in(USER, PASSWORD)
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        srv.upload(ticket, data, args.chunk, MULTIPART, f"/profile/{stamp}-0.bin")
-        perf_data = data_dir / "perf.data"
-        with _sampling(["perf", "record", "-e", "cpu-clock", "-F", "999", "-p", pid,
-                        "-o", str(perf_data)]):
-            probe = server.probe()
-            upload = srv.upload(ticket, data, args.chunk, MULTIPART, f"/profile/{stamp}-1.bin")
-            cost = probe.finish()
-        report = subprocess.run(["perf", "report", "-i", str(perf_data), "--sort", "dso",
-                                 "--stdio", "-g", "none"], capture_output=True, text=True,
-                                check=True).stdout
-        raw = data_dir / "stacks.txt"
-        with _sampling([py_spy, "record", "--pid", pid, "--rate", "250", "--gil",
-                        "--format", "raw", "--output", str(raw)]):
-            srv.upload(ticket, data, args.chunk, MULTIPART, f"/profile/{stamp}-2.bin")
-        srv.close()
-        stacks = raw.read_text()
-        if args.raw:
-            shutil.copy(raw, args.raw)
+        with _server("project.wsgi:application", env, data_dir / "ours.log") as server:
+            srv = Srv(server.port)
+            ticket = srv.log_in(USER, PASSWORD)
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            ours = _profile(server, data_dir, chunks, args.raw, lambda n: srv.upload(
+                ticket, data, args.chunk, MULTIPART, f"/profile/{stamp}-{n}.bin").seconds)
+            srv.close()
+        (data_dir / "floor").mkdir()
+        floor_env = {**env, "DJANGO_SETTINGS_MODULE": "benchmarks.django_floor.settings",
+                     "FLOOR_DIR": str(data_dir / "floor")}
+        with _server("benchmarks.django_floor.wsgi:application", floor_env,
+                     data_dir / "floor.log") as server:
+            conn = Connection(server.port)
+            floor = _profile(server, data_dir, chunks, None, lambda n: floor_upload(
+                conn, f"upload-{n}", data, args.chunk))
+            conn.close()
     finally:
-        if server is not None:
-            server.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
-    chunks = -(-args.size // args.chunk)
-    per_chunk = cost.cpu_seconds * 1e3 / chunks
     print(f"{args.size / MiB:.0f} MiB in {args.chunk // 1024} KiB chunks, "
-          f"{'postgresql' if args.database_url else 'sqlite'}, one sync worker: "
-          f"{args.size / upload.seconds / 1e6:.0f} MB/s, worker CPU {per_chunk:.2f} ms per chunk")
-    print(f"| {'where':<58} | share | ms per chunk |")
-    print(f"|{'-' * 60}|------:|-------------:|")
-    for name, share in table(native_shares(report), breakdown(stacks), per_chunk):
-        print(f"| {name:<58} | {share:5.1%} | {per_chunk * share:12.3f} |")
+          f"{'postgresql' if args.database_url else 'sqlite'}, one sync worker: ours "
+          f"{args.size / ours.seconds / 1e6:.0f} MB/s, {ours.per_chunk:.2f} ms CPU per chunk; "
+          f"the floor behind Django {args.size / floor.seconds / 1e6:.0f} MB/s, "
+          f"{floor.per_chunk:.2f} ms; beyond it {ours.per_chunk - floor.per_chunk:.2f} ms")
+    print(f"| {'where (worker CPU, ms per chunk)':<58} | ours | share | floor behind Django "
+          "| beyond it |")
+    print(f"|{'-' * 60}|-----:|------:|--------------------:|----------:|")
+    for name in sorted(set(ours.rows) | set(floor.rows),
+                       key=lambda name: -ours.rows.get(name, 0.0)):
+        mine, its = ours.rows.get(name, 0.0), floor.rows.get(name, 0.0)
+        print(f"| {name:<58} | {mine:4.2f} | {mine / ours.per_chunk:5.1%} | {its:19.2f} "
+              f"| {mine - its:+9.2f} |")
     return 0
+
+
+@dataclass
+class Profile:
+    """One server's worker CPU per chunk, and how it divides (ms per chunk by bucket)."""
+
+    seconds: float
+    per_chunk: float
+    rows: dict[str, float]
+
+
+def _profile(server: Gunicorn, data_dir: Path, chunks: int, keep: str | None,
+             upload: Callable[[int], float]) -> Profile:
+    """Warm up, then one upload under perf, one under py-spy (``upload(n)``: seconds)."""
+    pid = str(server.pids[0])
+    upload(0)
+    perf_data = data_dir / "perf.data"
+    with _sampling(["perf", "record", "-e", "cpu-clock", "-F", "999", "-p", pid,
+                    "-o", str(perf_data)]):
+        probe = server.probe()
+        seconds = upload(1)
+        cost = probe.finish()
+    report = subprocess.run(["perf", "report", "-i", str(perf_data), "--sort", "dso",
+                             "--stdio", "-g", "none"], capture_output=True, text=True,
+                            check=True).stdout
+    raw = data_dir / "stacks.txt"
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    with _sampling([py_spy, "record", "--pid", pid, "--rate", "250", "--gil",
+                    "--format", "raw", "--output", str(raw)]):
+        upload(2)
+    if keep:
+        shutil.copy(raw, keep)
+    per_chunk = cost.cpu_seconds * 1e3 / chunks
+    shares = table(native_shares(report), breakdown(raw.read_text()), per_chunk)
+    return Profile(seconds, per_chunk, {name: per_chunk * share for name, share in shares})
+
+
+@contextmanager
+def _server(app: str, env: dict[str, str], log: Path) -> Iterator[Gunicorn]:
+    server = Gunicorn(app, 1, env, log)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @contextmanager
