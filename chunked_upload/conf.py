@@ -45,9 +45,10 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     # "seed": <root success="true" tryagain="true"/> (the seed page);
     # "strict": success="false" tryagain="true" (newer vendor builds).
     "CRC_MISMATCH_RESPONSE": "seed",
-    # "ticket": a handler is usable only with the ticket that created it;
-    # "user": with any ticket of the same user.
-    "HANDLER_SCOPE": "ticket",
+    # "user": a handler is usable with any ticket of its owner, so a client
+    # that crashed and logged in again resumes its own upload (as an S3 upload
+    # id or a tus URL does); "ticket": only with the ticket that created it.
+    "HANDLER_SCOPE": "user",
     # Create missing destination folders (with parents) on finalize.
     "AUTO_CREATE_FOLDERS": True,
     # Dotted path to the permission policy class.

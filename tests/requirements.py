@@ -50,3 +50,27 @@ def vendor_file(relative: str) -> Path:
 def require_root(what: str) -> None:
     if os.geteuid() != 0:
         missing(f"root ({what})", "run the tests as root, as .ci/run does")
+
+
+def _declared(item: pytest.Item) -> bool:
+    """A skip declared on the test itself (``skip``/``skipif`` marks): a pass that does
+    not apply (PostgreSQL only, over 4 GiB), never a missing requirement."""
+    return any(item.iter_markers("skip")) or any(item.iter_markers("skipif"))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Under CI=true a skip from inside a test or fixture is a failure.
+
+    Missing requirements go through :func:`missing`, which already fails under
+    CI; this catches any other ``pytest.skip()``/``importorskip()`` so that
+    nothing skips silently in CI.
+    """
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and in_ci() and not hasattr(report, "wasxfail") and not _declared(item):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = (f"{reason}\n(CI=true: a test may not skip itself; use a skipif mark "
+                           f"for a pass it does not apply to, or tests.requirements.missing() "
+                           f"for what it needs)")

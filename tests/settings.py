@@ -1,5 +1,6 @@
 """Settings for the test suite: SQLite by default, PostgreSQL via DATABASE_URL."""
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -58,3 +59,8 @@ STORAGES = {
 CHUNKED_UPLOAD = {"STAGING_DIR": _TMP / "staging"}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# One CI pass runs with a custom user model (USERNAME_FIELD "login", no username column).
+if os.environ.get("CHUNKED_UPLOAD_TEST_USER_MODEL") == "custom":
+    INSTALLED_APPS.append("tests.custom_user")
+    AUTH_USER_MODEL = "custom_user.Member"

@@ -134,7 +134,8 @@ def test_staff_alone_may_not_read(srv, document):
     assert open_handler(srv, srv.login(staff.username, PASSWORD)).error == "Document not found."
 
 
-def test_download_handlers_are_bound_to_their_ticket(srv, user, ticket, document):
+def test_download_handlers_are_bound_to_their_ticket(srv, user, ticket, document, config):
+    config(HANDLER_SCOPE="ticket")  # under the default ("user") any ticket of the owner works
     handler = open_handler(srv, ticket)["downloadhandler"]
     other = srv.login(user.username, PASSWORD)
     answer = srv.call("DownloadFileChunk", authenticationTicket=other, DownloadHandler=handler,

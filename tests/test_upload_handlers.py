@@ -50,23 +50,38 @@ def test_status_reports_where_the_upload_stands(srv, ticket):
     assert answer["expireOn"].endswith("Z")
 
 
-def test_handler_is_bound_to_its_ticket(srv, user, ticket):
+def test_a_client_that_logged_in_again_resumes_its_own_upload(srv, user, ticket):
+    """The default scope ("user"): crash, log in again, ask where it stands, resume."""
+    handler = srv.create_handler(ticket)
+    assert srv.send_chunk(ticket, handler, b"a" * 1000, last=False, chunkOffset=0).ok
+    # The client crashes: its ticket is lost with it. It logs in again.
+    again = srv.login(user.username, PASSWORD)
+    status = srv.call("GetUploadHandlerStatus", authenticationTicket=again, uploadHandler=handler)
+    assert status.ok and status["offset"] == "1000"
+    answer = srv.send_chunk(again, handler, b"b" * 500, last=True,
+                            chunkOffset=status["offset"])
+    assert answer.ok and answer["offset"] == "1500"
+    done = srv.call("UploadDocumentWithHandler", authenticationTicket=again,
+                    path="/resumed.bin", uploadHandler=handler)
+    assert done.ok, done
+
+
+def test_another_users_ticket_never_reaches_a_handler(srv, ticket):
+    handler = srv.create_handler(ticket)
+    stranger = TicketFactory()
+    assert srv.call("GetUploadHandlerStatus", authenticationTicket=str(stranger.key),
+                    uploadHandler=handler).error == NOT_FOUND
+
+
+def test_handler_scope_ticket_binds_a_handler_to_its_ticket(srv, user, ticket, config):
+    config(HANDLER_SCOPE="ticket")
     handler = srv.create_handler(ticket)
     other_ticket_same_user = srv.login(user.username, PASSWORD)
     answer = srv.call("GetUploadHandlerStatus", authenticationTicket=other_ticket_same_user,
                       uploadHandler=handler)
     assert answer.error == NOT_FOUND
-
-
-def test_handler_scope_user_allows_other_tickets_of_the_owner(srv, user, ticket, config):
-    config(HANDLER_SCOPE="user")
-    handler = srv.create_handler(ticket)
-    other = srv.login(user.username, PASSWORD)
-    assert srv.call("GetUploadHandlerStatus", authenticationTicket=other,
+    assert srv.call("GetUploadHandlerStatus", authenticationTicket=ticket,
                     uploadHandler=handler).ok
-    stranger = TicketFactory()
-    assert srv.call("GetUploadHandlerStatus", authenticationTicket=str(stranger.key),
-                    uploadHandler=handler).error == NOT_FOUND
 
 
 def test_malformed_handler_is_refused_before_the_ticket_is_looked_at(srv):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.http import HttpRequest
 
 
@@ -21,3 +22,9 @@ class ViewOnlyAdmin(ReadOnlyAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+
+def user_search_field(relation: str) -> str:
+    """Search a user relation by the user model's ``USERNAME_FIELD`` (not ``username``,
+    which a custom user model need not have)."""
+    return f"{relation}__{get_user_model().USERNAME_FIELD}"

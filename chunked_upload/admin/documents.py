@@ -12,7 +12,7 @@ from django.utils.html import format_html
 from ..conf import get_config
 from ..engine.checksums import format_crc
 from ..models import Document, DocumentVersion, Folder
-from .base import ViewOnlyAdmin
+from .base import ViewOnlyAdmin, user_search_field
 
 
 @admin.register(Folder)
@@ -58,7 +58,10 @@ def download_link(version: DocumentVersion) -> str:
 class DocumentAdmin(ViewOnlyAdmin):
     list_display = ("name", "folder", "owner", "version_count", "updated_at")
     list_select_related = ("folder", "owner")
-    search_fields = ("name", "owner__username")
+
+    def get_search_fields(self, request: HttpRequest) -> tuple[str, ...]:
+        return ("name", user_search_field("owner"))
+
     fields = ("name", "folder", "owner", "description", "keywords", "created_at",
               "updated_at")
     inlines = (VersionInline,)

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from ..engine import tickets
 from ..models import Ticket
-from .base import ReadOnlyAdmin
+from .base import ReadOnlyAdmin, user_search_field
 
 
 class TicketStatusFilter(admin.SimpleListFilter):
@@ -35,7 +35,10 @@ class TicketAdmin(ReadOnlyAdmin):
                     "revoked_at", "live")
     list_filter = (TicketStatusFilter,)
     list_select_related = ("user",)
-    search_fields = ("user__username",)
+
+    def get_search_fields(self, request: HttpRequest) -> tuple[str, ...]:
+        return (user_search_field("user"),)
+
     fields = ("user", "created_at", "last_used_at", "expires_at", "revoked_at", "live")
     readonly_fields = fields
     actions = ("revoke_selected",)

@@ -22,7 +22,7 @@ from ..conf import get_config
 from ..engine import expiry, handlers
 from ..engine.checksums import format_crc
 from ..models import Chunk, UploadHandler
-from .base import ReadOnlyAdmin
+from .base import ReadOnlyAdmin, user_search_field
 
 State = UploadHandler.State
 LEDGER_ROWS = 200
@@ -125,8 +125,11 @@ class UploadHandlerAdmin(ReadOnlyAdmin):
     list_display = ("guid", "owner_link", "state", "progress", "chunks", "chunk_size_shown",
                     "created_at", "last_activity_at", "expires")
     list_filter = (StateFilter, OwnerFilter, AgeFilter, IdleFilter)
-    search_fields = ("owner__username",)
-    search_help_text = "An upload handler's GUID, or part of an owner's username."
+
+    def get_search_fields(self, request: HttpRequest) -> tuple[str, ...]:
+        return (user_search_field("owner"),)
+
+    search_help_text = "An upload handler's GUID, or part of an owner's user name."
     show_full_result_count = False  # no COUNT(*) over the whole table
     show_facets = admin.ShowFacets.NEVER
     actions = ("expire_selected",)

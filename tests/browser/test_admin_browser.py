@@ -9,7 +9,6 @@ No browser is downloaded: Playwright drives ``/usr/bin/chromium``
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from django.db import connections
 from chunked_upload.models import UploadHandler
 from tests.factories import PASSWORD, UserFactory
 from tests.handlers import make_handler, staged_keys
+from tests.requirements import missing
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
@@ -25,21 +25,14 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"
                  "--disable-background-networking"]
 
 
-def _missing(reason: str) -> None:
-    # CI installs both, so there a missing one is a failure, not a skip.
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
 @pytest.fixture
 def browser():
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _missing("playwright is not installed (requirements/test.txt)")
+        missing("playwright", "pip install -r requirements/test.txt")
     if not CHROMIUM.exists():
-        _missing(f"{CHROMIUM} is missing (apt-get install chromium)")
+        missing(str(CHROMIUM), "apt-get install chromium (no browser is downloaded)")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser

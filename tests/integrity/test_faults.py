@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.requirements import missing, require_root
+
 from .client import Answer, crc_hex
 from .conftest import make_site
 from .site import DemoSite
@@ -53,8 +55,7 @@ def full(directory: Path, leave: int) -> Iterator[None]:
 @pytest.fixture(scope="module")
 def small_disks(database_server, tmp_path_factory) -> Iterator[DemoSite]:
     """A site whose staging area and document storage are small filesystems."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting small filesystems needs root")
+    require_root("mounting small filesystems")
     data_dir = tmp_path_factory.mktemp("small-disks")
     mounted: list[Path] = []
     try:
@@ -64,7 +65,8 @@ def small_disks(database_server, tmp_path_factory) -> Iterator[DemoSite]:
             done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={SMALL_DISK}", "tmpfs",
                                    str(target)], capture_output=True, text=True)
             if done.returncode:
-                pytest.skip(f"cannot mount a tmpfs: {done.stderr.strip()}")
+                missing(f"a tmpfs mount ({done.stderr.strip()})",
+                        "run as root where mount -t tmpfs is allowed")
             mounted.append(target)
         with make_site(database_server, data_dir, "small_disks").running() as site:
             yield site

@@ -1,4 +1,8 @@
-"""``manage.py rundemo``: migrate, make a demo account, serve the site."""
+"""``manage.py rundemo [ADDR:]PORT``: migrate, make a demo account, serve the site.
+
+``ADDR:PORT`` is runserver's: ``8002``, ``0.0.0.0:8002``, ``[::1]:8002``;
+the default is ``127.0.0.1:8000``.
+"""
 
 import os
 import secrets
@@ -14,7 +18,8 @@ class Command(BaseCommand):
             "database) and run the development server.")
 
     def add_arguments(self, parser):
-        parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
+        parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000",
+                            help="[ADDR:]PORT as for runserver (default 127.0.0.1:8000)")
         parser.add_argument("--username", default="demo")
         parser.add_argument("--password", default=None,
                             help="Password of a new demo account (default: 'demo' on the "
@@ -35,7 +40,7 @@ class Command(BaseCommand):
         if users.filter(username=username).exists():
             self.stdout.write(
                 f"Demo account {username!r} exists; its password is left as it is "
-                f"(manage.py changepassword {username} changes it)."
+                f"(manage.py changepassword {username} changes it)  -> {site_url(addrport)}/"
             )
             return
         if password is None:
@@ -44,12 +49,22 @@ class Command(BaseCommand):
                 os.environ.get("DATABASE_URL"))
             password = "demo" if embedded else secrets.token_urlsafe(12)
         users.create_superuser(username=username, password=password, email="")
+        base = site_url(addrport)
         self.stdout.write(self.style.SUCCESS(
-            f"Demo account created: {username} / {password}  -> http://{addrport}/admin/ "
-            f"and http://{addrport}/srv.asmx/AuthenticateUser?UID={username}&PWD={password}"
+            f"Demo account created: {username} / {password}  -> {base}/admin/ "
+            f"and {base}/srv.asmx/AuthenticateUser?UID={username}&PWD={password}"
         ))
 
     def _serve(self, addrport):
         # Static files (the admin's CSS) are served by runserver even with DEBUG off;
         # DEBUG stays as the settings say (on only with DJANGO_DEBUG=1).
         call_command("runserver", addrport, insecure_serving=True)
+
+
+def site_url(addrport: str) -> str:
+    """The URL a browser on this machine uses for runserver's ``[ADDR:]PORT``."""
+    addr, _, port = addrport.rpartition(":")
+    addr = addr.strip("[]")
+    if addr in ("", "0", "0.0.0.0", "::"):  # all interfaces, or runserver's default
+        addr = "127.0.0.1"
+    return f"http://[{addr}]:{port}" if ":" in addr else f"http://{addr}:{port}"
