@@ -29,6 +29,16 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     # Largest request body accepted (None: what MAX_CHUNK_SIZE needs in
     # Base64 plus 64 KiB of form overhead). Refused with 413 before reading.
     "MAX_REQUEST_SIZE": None,
+    # What one request may carry besides its chunk (see chunked_upload.wire.limits),
+    # each refused with "Limit exceeded: ..." before the work is done: fields of
+    # a query string, form or SOAP operation (empty ones too), one text
+    # parameter (and a chunk sent before its ticket), all text parameters together.
+    "MAX_FIELDS": 1000,
+    "MAX_PARAMETER_SIZE": 1 * MiB,
+    "MAX_TEXT_SIZE": 2 * MiB,
+    # DRF throttle classes (or dotted paths) for every srv.asmx request; None:
+    # DRF's DEFAULT_THROTTLE_CLASSES. The views' throttle_scope is "chunked_upload".
+    "THROTTLE_CLASSES": None,
     # Lifetimes, in seconds.
     "TICKET_LIFETIME": 30 * DAY,
     "HANDLER_IDLE_TIMEOUT": 1 * DAY,

@@ -113,3 +113,18 @@ def test_unknown_content_types_carry_no_parameters(srv):
     response = srv.client.post("/srv.asmx/AuthenticateUser", b"UID=x&PWD=y",
                                content_type="text/plain")
     assert Answer(response).error == "Missing parameter: UID."
+
+
+def test_upload_file_chunk_is_an_entry_like_the_others():
+    method = METHODS["UploadFileChunk"]
+    assert callable(method.operation)
+    streamed = [param.name for param in method.params if param.receive is not None]
+    assert streamed == ["fileChunk"]
+    assert all(callable(m.operation) for m in METHODS.values())
+
+
+def test_parameters_are_found_by_name_or_element_in_any_case():
+    method = METHODS["UploadDocumentWithHandler2"]
+    assert method.param_named("MPVERSIONMAJOR").name == "mpVersionMajor"
+    assert method.param_named("AuthenticationTicket") is method.ticket
+    assert method.param_named("nothing") is None

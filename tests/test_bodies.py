@@ -19,7 +19,9 @@ from chunked_upload.wire.bodies import (
     Base64Decoder,
     BodyError,
     FieldTooLarge,
+    TooManyFields,
     iter_parts,
+    iter_query,
 )
 
 BOUNDARY = "----WebKitFormBoundary7MA4YWxkTrZu0gW"
@@ -359,6 +361,40 @@ def test_urlencoded_value_is_streamed():
     parts = iter_parts(io.BytesIO(body), URLENCODED, read_size=1000)
     assert max(len(piece) for piece in next(parts).iter_bytes()) <= 1000
     assert next(parts).read_text() == "1"
+
+
+def test_a_query_string_reads_as_an_urlencoded_body():
+    query = b"a=%41%42+c%2b&&empty=&bare&=nameless&%C3%A9t%c3%a9=%E2%82%AC"
+    as_query = [(p.name, b"".join(p.iter_bytes())) for p in iter_query(query)]
+    assert as_query == [(n, v) for n, _, v in urlencoded(query, 7)]
+    assert list(iter_query(b"")) == []
+
+
+@pytest.mark.parametrize("body, fields", [
+    (b"a=1&b=2", 2), (b"a=1&&b=2", 3), (b"&&&", 3), (b"a&b&", 2), (b"=&=", 2),
+    (b"a=1&b=2&", 2), (b"", 0), (b"x", 1),
+])
+def test_urlencoded_fields_are_counted_empty_ones_too(body, fields):
+    for read_size in (1, 3, 100):
+        assert len(list(iter_parts(io.BytesIO(body), URLENCODED, read_size=read_size,
+                                   max_fields=fields))) <= fields
+        with pytest.raises(TooManyFields):
+            list(iter_parts(io.BytesIO(body + b"&z"), URLENCODED, read_size=read_size,
+                            max_fields=fields))
+
+
+def test_multipart_fields_are_counted_nameless_ones_too():
+    body = multipart(('name="a"', b"1"), ("", b"nameless"), ('name="b"', b"2"))
+    assert len(list(iter_parts(io.BytesIO(body), MULTIPART, max_fields=3))) == 2
+    with pytest.raises(TooManyFields):
+        list(iter_parts(io.BytesIO(body), MULTIPART, max_fields=2))
+
+
+def test_counting_stops_reading_at_the_limit():
+    stream = io.BytesIO(b"&" * 10_000_000)
+    with pytest.raises(TooManyFields):
+        list(iter_parts(stream, URLENCODED, read_size=1 << 16, max_fields=1000))
+    assert stream.tell() == 1 << 16
 
 
 # --- Base64Decoder --------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from ..exceptions import ProtocolError
@@ -54,7 +54,6 @@ class Answer:
     attributes: dict[str, str]
     text: str | Base64Text | None = None
     status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def success(cls, root: str, attributes: dict[str, str],
@@ -66,6 +65,22 @@ class Answer:
         attributes = {"success": "false", "error": error.text, "errorCode": str(error.code)}
         attributes.update((k, xml_value(v)) for k, v in error.attributes.items())
         return cls(root, attributes, status=status)
+
+
+class RequestRefused(Exception):
+    """A request refused before any method runs, with its HTTP status.
+
+    Unknown method (404), HTTP method (405), request size (413), unreadable
+    Content-Length (400), rate (429): answered ``<root success="false" …/>``
+    in every binding, SOAP included, since no call was read.
+    """
+
+    def __init__(self, error: ProtocolError, status: int,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(error.text)
+        self.error = error
+        self.status = status
+        self.headers = headers or {}
 
 
 def xml_value(value: object) -> str:

@@ -55,6 +55,23 @@ class FieldTooLarge(BodyError):
     """A text field exceeded the limit given to read_text()."""
 
 
+class TooManyFields(BodyError):
+    """The body has more fields than the limit given to iter_parts()."""
+
+
+class _FieldCounter:
+    """Counts every field a reader meets, skipped ones too; TooManyFields past the limit."""
+
+    def __init__(self, limit: int | None) -> None:
+        self._left = limit
+
+    def count(self) -> None:
+        if self._left is not None:
+            self._left -= 1
+            if self._left < 0:
+                raise TooManyFields("the body has too many fields")
+
+
 class Readable(Protocol):
     """A binary stream; read() returns b"" at the end."""
 
@@ -123,8 +140,10 @@ class Part:
 class _MultipartReader:
     """Splits a multipart/form-data body into header blocks and content pieces."""
 
-    def __init__(self, stream: Readable, boundary: bytes, read_size: int) -> None:
+    def __init__(self, stream: Readable, boundary: bytes, read_size: int,
+                 fields: _FieldCounter) -> None:
         self._stream = stream
+        self._fields = fields
         self._read_size = read_size
         self._delim = b"\r\n--" + boundary
         # A leading CRLF lets a first boundary at offset 0 match like the others; what
@@ -189,6 +208,7 @@ class _MultipartReader:
             headers = self._next_headers()
             if headers is None:
                 return None
+            self._fields.count()  # nameless parts too: each costs a header block
             name, filename = _content_disposition(headers)
             if name is not None:
                 return name, filename
@@ -227,8 +247,9 @@ class _MultipartReader:
 class _UrlencodedReader:
     """Splits an urlencoded body into field names and decoded value pieces."""
 
-    def __init__(self, stream: Readable, read_size: int) -> None:
+    def __init__(self, stream: Readable, read_size: int, fields: _FieldCounter) -> None:
         self._stream = stream
+        self._fields = fields
         self._read_size = read_size
         self._buf = b""
         self._pos = 0
@@ -259,7 +280,9 @@ class _UrlencodedReader:
             elif end < 0:
                 end = len(buf)
             piece = unquote_plus(buf, pos, end)
-            self._pos, self._in_value = end, not last
+            # A value's "&" goes with it, so that the next field starts after it.
+            self._pos = end + 1 if last and end < len(buf) else end
+            self._in_value = not last
             if piece:
                 return piece
         return None
@@ -284,6 +307,7 @@ class _UrlencodedReader:
                 end = len(buf)
             separator = buf[end : end + 1]
             self._pos = end + len(separator)
+            self._fields.count()  # empty ones too ("a=1&&b=2"), as parse_qsl counts them
             if end > pos or separator == b"=":  # else an empty field, as in "a=1&&b=2"
                 self._in_value = separator == b"="
                 return decode_name(unquote_plus(buf, pos, end)), None
@@ -335,7 +359,8 @@ def _iter(reader: _MultipartReader | _UrlencodedReader) -> Iterator[Part]:
         part._close()
 
 
-def iter_parts(stream: Readable, content_type: str, *, read_size: int = 1 << 20) -> Iterator[Part]:
+def iter_parts(stream: Readable, content_type: str, *, read_size: int = 1 << 20,
+               max_fields: int | None = None) -> Iterator[Part]:
     """Yield the fields of a form body in order, each streaming its value from `stream`.
 
     Supports multipart/form-data (parts without a name are skipped) and
@@ -344,27 +369,30 @@ def iter_parts(stream: Readable, content_type: str, *, read_size: int = 1 << 20)
     A part left unread is drained when the iterator advances. At most about `read_size`
     plus 16 KiB of the body is buffered. (1 MiB by default: servers such as gunicorn
     copy what is left of their buffer on every read, so fewer, larger reads are cheaper.)
+    With `max_fields`, a body with more fields (empty and nameless ones count: they cost
+    parsing all the same) raises TooManyFields once the reader meets the one too many.
     """
     if read_size < 1:
         raise ValueError("read_size must be positive")
     kind, params = _split_header(content_type)
+    fields = _FieldCounter(max_fields)
     reader: _MultipartReader | _UrlencodedReader
     if kind == "multipart/form-data":
         boundary = params.get("boundary", "")
         if not _BOUNDARY.fullmatch(boundary):
             raise BodyError(f"invalid multipart boundary {boundary!r}")
-        reader = _MultipartReader(stream, boundary.encode("ascii"), read_size)
+        reader = _MultipartReader(stream, boundary.encode("ascii"), read_size, fields)
     elif kind == "application/x-www-form-urlencoded":
-        reader = _UrlencodedReader(stream, read_size)
+        reader = _UrlencodedReader(stream, read_size, fields)
     else:
         raise BodyError(f"unsupported request body type {kind!r}")
     return _iter(reader)
 
 
-def iter_query(query: bytes) -> Iterator[Part]:
+def iter_query(query: bytes, *, max_fields: int | None = None) -> Iterator[Part]:
     """Yield the fields of a query string, read as an urlencoded body is."""
     return iter_parts(io.BytesIO(query), "application/x-www-form-urlencoded",
-                      read_size=max(len(query), 1))
+                      read_size=max(len(query), 1), max_fields=max_fields)
 
 
 class Base64Decoder:

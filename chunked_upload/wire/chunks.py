@@ -1,148 +1,136 @@
-"""UploadFileChunk: the chunk's bytes go from the request body to the staging
-file as they arrive.
+"""UploadFileChunk: the streaming operation of the method table.
+
+``fileChunk`` is a streamed parameter: :func:`receive_chunk` takes its bytes
+as they arrive (raw in a multipart file part, Base64 text otherwise) and
+:func:`upload_file_chunk` commits them once every parameter has been checked.
 
 The chunk streams into the handler's staged file when the ticket and the
 handler come before it in the body, as in every vendor example and every
-WSDL-generated client. A client that sends them after the chunk has its chunk
-spilled to a temporary file first and appended once they are known: correct,
-just one copy slower.
+WSDL-generated client: each byte goes from the parser to staging once, its
+CRC taken on the way.
+
+No disk write before authentication: a chunk that arrives before its ticket
+and handler is held in memory, like a text parameter and within the same
+limit (``MAX_PARAMETER_SIZE``, 1 MiB by default), and written only once the
+ticket has been checked; a larger one is refused with ``Limit exceeded:
+chunk before ticket.`` as soon as it passes the limit. A chunk whose ticket
+or handler is refused is drained (decoded, to report bad Base64 in the
+contract's order) and written nowhere.
 """
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Iterable
-from contextlib import ExitStack
-from typing import Any, BinaryIO, Protocol
-
-from django.http import HttpRequest
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from ..conf import get_config
 from ..engine.checksums import format_crc
-from ..engine.uploads import ChunkAppend, ChunkResult
-from ..exceptions import InvalidParameter, MissingParameter, ProtocolError
-from .answers import Answer
+from ..engine.uploads import ChunkAppend
+from ..exceptions import LimitExceeded, ProtocolError
 from .bodies import Base64Decoder
-from .dispatch import check_ticket, failure
-from .methods import METHODS
-from .params import Raw
 
-METHOD = METHODS["UploadFileChunk"]
-CHUNK = "fileChunk"
-TEXT_LIMIT = 1 << 20
-SPILL_PIECE = 1 << 20
+if TYPE_CHECKING:
+    from .dispatch import Invocation, PartLike
+    from .operations import Call
 
 
-class PartLike(Protocol):
-    """A named value of a request, read whole or streamed."""
+class _Held:
+    """A chunk before its ticket: held in memory, within the parameter limit."""
 
-    name: str
+    def __init__(self, limit: int) -> None:
+        self.data = bytearray()
+        self.limit = limit
 
-    @property
-    def is_file(self) -> bool: ...
-
-    def read_text(self, limit: int = ...) -> str: ...
-
-    def iter_bytes(self) -> Iterable[bytes | memoryview]: ...
-
-
-def upload_file_chunk(parts: Iterable[PartLike], request: HttpRequest | None) -> Answer:
-    """Receive one chunk from ``parts`` (in body order) and answer."""
-    try:
-        with ExitStack() as stack:
-            receiver = _ChunkReceiver(request, stack)
-            raw = Raw()
-            for part in parts:
-                if part.name.casefold() == CHUNK.casefold():
-                    if not receiver.seen:
-                        receiver.receive(part, raw)
-                    continue  # a repeated chunk is drained, like any unread part
-                raw.add(part.name, part.read_text(TEXT_LIMIT))
-            return _answer(receiver.finish(raw))
-    except Exception as exc:  # every failure must become an answer
-        return failure(METHOD.root, exc)
+    def write(self, piece: bytes | memoryview) -> None:
+        if len(self.data) + len(piece) > self.limit:
+            raise LimitExceeded("chunk before ticket")
+        self.data += piece
 
 
-def _answer(result: ChunkResult) -> Answer:
+class _Drained:
+    """Where the bytes of a chunk whose append was refused go."""
+
+    def write(self, piece: bytes | memoryview) -> None:
+        pass
+
+
+class ReceivedChunk:
+    """``fileChunk`` as received: where its bytes went, and whether they decoded."""
+
+    def __init__(self, call: Invocation, sink: ChunkAppend | _Held | _Drained,
+                 refusal: ProtocolError | None) -> None:
+        self.call = call
+        self.sink = sink
+        #: Why the append could not be opened; told after the parameters and the ticket.
+        self.refusal = refusal
+        self.valid = True
+
+    def append(self) -> ChunkAppend:
+        """The append holding the chunk's bytes; a held chunk is written now."""
+        if self.refusal is not None:
+            raise self.refusal
+        if isinstance(self.sink, _Held):  # the ticket has been checked by now
+            held, self.sink = self.sink, _open(self.call)
+            self.sink.write(held.data)
+        return self.sink
+
+
+def _open(call: Invocation) -> ChunkAppend:
+    handler_id = call.method.param_named("uploadHandler").value(call.raw)
+    return call.stack.enter_context(ChunkAppend(call.ticket(), handler_id))
+
+
+def receive_chunk(call: Invocation, part: PartLike) -> ReceivedChunk:
+    """Take the chunk's bytes from ``part`` as they arrive (the ``receive`` of fileChunk)."""
+    raw = call.raw
+    if raw.find("uploadHandler") is None or raw.find(call.method.ticket.name) is None:
+        received = ReceivedChunk(call, _Held(call.limits.max_parameter), None)
+    else:
+        try:
+            received = ReceivedChunk(call, _open(call), None)
+        except ProtocolError as exc:
+            received = ReceivedChunk(call, _Drained(), exc)
+    pieces = part.iter_bytes()
+    if not part.is_file:  # Base64 text, decoded as it streams
+        pieces = _decoded(pieces, received)
+    write = received.sink.write
+    for piece in pieces:
+        write(piece)
+    return received
+
+
+def _decoded(pieces: Iterator[bytes | memoryview], received: ReceivedChunk) -> Iterator[bytes]:
+    # Only the decoder's ValueError means bad Base64; the body's own errors
+    # (BodyError is a ValueError too) come from next(pieces) and pass through.
+    decoder = Base64Decoder()
+    for piece in pieces:
+        try:
+            data = decoder.feed(piece)
+        except ValueError:
+            break
+        yield data
+    else:
+        try:
+            tail = decoder.finish()
+        except ValueError:
+            pass
+        else:
+            yield tail
+            return
+    received.valid = False  # told in the contract's order, after the other parameters
+    for _ in pieces:
+        pass  # drain the rest of a bad value
+
+
+def upload_file_chunk(call: Call) -> dict[str, Any]:
+    """Commit the received chunk; the answer's attributes."""
+    values = call.values
+    result = values["fileChunk"].append().commit(
+        values["chunkHEXCRC"], values["lastChunk"], values["chunkOffset"])
     if not result.accepted:
         seed_form = get_config()["CRC_MISMATCH_RESPONSE"] == "seed"
-        return Answer(METHOD.root, {"success": "true" if seed_form else "false",
-                                    "tryagain": "true"})
+        return {"success": "true" if seed_form else "false", "tryagain": "true"}
     attributes = {"tryagain": "false", "offset": str(result.offset)}
     if result.file_crc is not None:
         attributes["filehexcrc"] = format_crc(result.file_crc)
-    return Answer.success(METHOD.root, attributes)
-
-
-class _ChunkReceiver:
-    """Where the chunk's bytes go, and what went wrong on the way."""
-
-    def __init__(self, request: HttpRequest | None, stack: ExitStack) -> None:
-        self.request = request
-        self.stack = stack
-        self.seen = False
-        self.valid = True
-        self.append: ChunkAppend | None = None
-        self.open_error: ProtocolError | None = None
-        self.spill: BinaryIO | None = None
-
-    def receive(self, part: PartLike, raw: Raw) -> None:
-        self.seen = True
-        sink = self._open(raw)
-        decoder = None if part.is_file else Base64Decoder()
-        for piece in part.iter_bytes():
-            if decoder is not None:
-                if not self.valid:
-                    continue  # drain what is left of a bad value
-                try:
-                    piece = decoder.feed(piece)
-                except ValueError:
-                    self.valid = False
-                    continue
-            if sink is not None:
-                sink.write(piece)
-        if decoder is not None and self.valid:
-            try:
-                tail = decoder.finish()
-            except ValueError:
-                self.valid = False
-            else:
-                if sink is not None:
-                    sink.write(tail)
-
-    def _open(self, raw: Raw) -> Any:
-        if raw.find("uploadHandler") is None or raw.find(METHOD.ticket.name) is None:
-            self.spill = self.stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115
-            return self.spill
-        try:
-            handler_id = METHOD.params[0].value(raw)
-            ticket = check_ticket(METHOD, raw, self.request)
-            self.append = self.stack.enter_context(ChunkAppend(ticket, handler_id))
-        except ProtocolError as exc:
-            self.open_error = exc
-        return self.append
-
-    def finish(self, raw: Raw) -> ChunkResult:
-        values = {}
-        for param in METHOD.params:  # the contract's order decides which error wins
-            if param.name == CHUNK:
-                if not self.seen:
-                    raise MissingParameter(CHUNK)
-                if not self.valid:
-                    raise InvalidParameter(CHUNK)
-            else:
-                values[param.name] = param.value(raw)
-        if self.spill is not None:
-            self._replay_spill(raw)
-        if self.open_error is not None:
-            raise self.open_error
-        return self.append.commit(values["chunkHEXCRC"], values["lastChunk"], values["chunkOffset"])
-
-    def _replay_spill(self, raw: Raw) -> None:
-        spill, self.spill = self.spill, None
-        sink = self._open(raw)
-        if sink is None:
-            return
-        spill.seek(0)
-        while piece := spill.read(SPILL_PIECE):
-            sink.write(piece)
+    return attributes

@@ -2,6 +2,8 @@
 
 The views, the SOAP endpoint and the WSDL are all driven by this one table,
 so they cannot drift apart. Parameter order is the legacy WSDL's.
+UploadFileChunk is an entry like the others: its ``fileChunk`` is a streamed
+parameter (see :mod:`.chunks`), the rest are read and checked as everywhere.
 """
 
 from __future__ import annotations
@@ -9,12 +11,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from ..engine.checksums import parse_crc
 from ..engine.paths import parse_document_path
 from ..exceptions import InvalidDownloadHandler, InvalidUploadHandler
 from . import operations as ops
+from .chunks import receive_chunk, upload_file_chunk
 from .params import (
     Param,
     boolean,
@@ -35,7 +39,7 @@ class Method:
     name: str
     root: str
     params: tuple[Param, ...]
-    operation: Callable[[ops.Call], Any] | None
+    operation: Callable[[ops.Call], Any]
     #: The parameter carrying the ticket; None for the log-in methods.
     ticket: Param | None = None
     #: isValidTicket and LogOut fall back to a ``ticket`` cookie.
@@ -48,6 +52,17 @@ class Method:
     def all_params(self) -> tuple[Param, ...]:
         """Every parameter in WSDL order (the ticket first)."""
         return (self.ticket, *self.params) if self.ticket else self.params
+
+    @cached_property
+    def _by_name(self) -> dict[str, Param]:
+        names = {}
+        for param in self.all_params:
+            names[param.element.casefold()] = names[param.name.casefold()] = param
+        return names
+
+    def param_named(self, name: str) -> Param | None:
+        """The parameter a field or element of that name carries, in any case; None if none."""
+        return self._by_name.get(name.casefold())
 
 
 def _ticket(name: str = "authenticationTicket", *, required: bool = True) -> Param:
@@ -86,7 +101,7 @@ def _optional_guid(name: str) -> Param:
 
 _CHUNK_PARAMS = (
     _upload_handler(),
-    Param("fileChunk", "base64Binary"),
+    Param("fileChunk", "base64Binary", receive=receive_chunk),
     Param("chunkHEXCRC", parse=parse_crc, wsdl_name="ChunkHEXCRC"),
     boolean("lastChunk"),
     Param("chunkOffset", "long", required=False, parse=parse_int64, extension=True),
@@ -112,7 +127,7 @@ METHODS: dict[str, Method] = {
         Method("CreateUploadHandler", "response",
                (int32("PreferedChunkSize", required=False),), ops.create_upload_handler,
                ticket=_ticket()),
-        Method("UploadFileChunk", "root", _CHUNK_PARAMS, None, ticket=_ticket()),
+        Method("UploadFileChunk", "root", _CHUNK_PARAMS, upload_file_chunk, ticket=_ticket()),
         # UploadFileChunk with ChunkOffset in its WSDL signature, so that the
         # legacy operation's generated signature stays the vendor's. Served as
         # UploadFileChunk: ChunkOffset is optional here too (a long, so proxies
@@ -120,7 +135,7 @@ METHODS: dict[str, Method] = {
         Method("UploadFileChunkAtOffset", "root",
                (*_CHUNK_PARAMS[:-1], Param("chunkOffset", "long", required=False,
                                            parse=parse_int64, wsdl_name="ChunkOffset")),
-               None, ticket=_ticket(), extension=True),
+               upload_file_chunk, ticket=_ticket(), extension=True),
         Method("GetUploadHandlerStatus", "root", (_upload_handler(),),
                ops.get_upload_handler_status, ticket=_ticket(), extension=True),
         Method("DeleteUploadHandler", "response", (_upload_handler("UploadHandler"),),

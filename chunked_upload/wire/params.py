@@ -109,6 +109,9 @@ class Param:
     wsdl_name: str | None = None
     #: Our extensions: optional in the WSDL, absent from the vendor's.
     extension: bool = False
+    #: A streamed parameter (UploadFileChunk's fileChunk) is not read as text:
+    #: ``receive(call, part)`` takes its bytes as they arrive and returns its value.
+    receive: Callable[[Any, Any], Any] | None = None
 
     @property
     def element(self) -> str:

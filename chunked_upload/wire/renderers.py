@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from typing import Any
-from xml.etree import ElementTree as ET
 from xml.sax.saxutils import XMLGenerator
 
 from rest_framework.renderers import BaseRenderer
@@ -48,13 +47,6 @@ def iter_answer(answer: Answer) -> Iterator[bytes]:
 def render_answer(answer: Answer) -> bytes:
     """The serialized answer, whole."""
     return b"".join(iter_answer(answer))
-
-
-def answer_element(answer: Answer) -> ET.Element:
-    """The answer as an ElementTree element (for embedding, e.g. in SOAP)."""
-    element = ET.Element(answer.root, answer.attributes)
-    element.text = None if answer.text is None else str(answer.text)
-    return element
 
 
 class AnswerXMLRenderer(BaseRenderer):

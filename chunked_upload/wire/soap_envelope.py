@@ -3,7 +3,7 @@
 A document/literal wrapped request is ``Envelope / Body / <Method> / <Param>…``.
 :class:`EnvelopeReader` checks the envelope as far as the method's element,
 then hands the parameter elements out in body order, shaped like form parts
-(:class:`~.chunks.PartLike`), each value streamed from the parser as the
+(:class:`~.dispatch.PartLike`), each value streamed from the parser as the
 consumer reads it: a 32 MiB ``FileChunk`` is never held whole, neither as
 Base64 text nor as bytes.
 
@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 from xml.parsers import expat
 
 from ..exceptions import InvalidParameter, LimitExceeded, ProtocolError
-from .chunks import TEXT_LIMIT
+from .bodies import TooManyFields
 from .methods import METHODS, Method
 
 TNS = "http://tempuri.org/"
@@ -214,26 +214,31 @@ class EnvelopeReader:
                     "MustUnderstand"))
             self._skip_element()
 
-    def parts(self, method: Method) -> Iterator[SoapPart]:
+    def parts(self, method: Method, max_fields: int | None = None) -> Iterator[SoapPart]:
         """The method element's children, in body order, as parts named by parameter.
 
         Element names match parameters case-insensitively, in any namespace;
-        ``xsi:nil="true"`` means absent. When the method's element ends, the
-        rest of the envelope is read and checked before the iteration stops,
-        so nothing is committed from a request that turns out malformed.
+        ``xsi:nil="true"`` means absent; past ``max_fields`` children (nil ones
+        count) :class:`~.bodies.TooManyFields` is raised. When the operation's
+        element ends, the rest of the envelope is read and checked before the
+        iteration stops, so nothing is committed from a request that turns out
+        malformed.
         """
-        names = {}
-        for param in method.all_params:
-            names[param.element.casefold()] = names[param.name.casefold()] = param.name
+        left = max_fields
         while True:
             kind, name, attributes = self._next_element()
             if kind == _END:
                 break
-            local = _split(name)[1]
+            if left is not None:
+                left -= 1
+                if left < 0:
+                    raise TooManyFields("the operation has too many parameter elements")
             if attributes.get(XSI_NIL, "").strip() in ("1", "true"):
                 self._skip_element()
                 continue
-            part = SoapPart(self, names.get(local.casefold(), local))
+            local = _split(name)[1]
+            param = method.param_named(local)  # element names match in any case
+            part = SoapPart(self, param.name if param is not None else local)
             yield part
             part.close()
         self._read_to_end()
@@ -272,7 +277,7 @@ class SoapPart:
         """The value's text, UTF-8 encoded, in pieces as the parser produces them."""
         return (text.encode() for text in self._texts())
 
-    def read_text(self, limit: int = TEXT_LIMIT) -> str:
+    def read_text(self, limit: int) -> str:
         """The whole value; ``Limit exceeded: parameter size.`` past ``limit`` characters."""
         pieces, size = [], 0
         for text in self._texts():
