@@ -11,6 +11,7 @@ class ChunkedUploadConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks, conf  # noqa: F401 - conf connects the setting_changed receiver
+        from .web import sessions  # noqa: F401 - connects the log-out receiver
 
         for check in checks.ALL_CHECKS:
             django_checks.register(check, checks.TAG)

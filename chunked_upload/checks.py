@@ -15,6 +15,9 @@ first upload:
   django-axes is not installed;
 - ``chunked_upload.W004`` (``--deploy`` only): django-axes does not lock out by
   user name and by client address, each on its own.
+- ``chunked_upload.W201``: SHA-256 runs on the slow pure-Python fallback
+  (``rehashes`` missing or failing its start-up vectors), with the rate
+  measured on this host.
 
 They are registered in :meth:`chunked_upload.apps.ChunkedUploadConfig.ready`
 under the ``chunked_upload`` tag (``manage.py check --tag chunked_upload``);
@@ -147,8 +150,6 @@ def check_request_size(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
     )]
 
 
-
-
 class Messages:
     """The warnings' texts: constant, so that a site can grep its logs for them."""
 
@@ -223,7 +224,21 @@ def check_login_throttling(app_configs: Any = None, **kwargs: Any) -> list[Check
     return []
 
 
+def check_sha256_backend(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    # The rule and its figure live with the hashing code (engine/checksums.py).
+    from .engine import checksums
+
+    if checksums.SHA256_BACKEND != "python":
+        return []
+    rate = checksums.measure_rate()
+    return [Warning(
+        "SHA-256 of uploads runs in pure Python: every upload is hashed at a few MB/s.",
+        hint=f"Measured here: {rate / 1e6:.2f} MB/s. Install 'rehashes' (a dependency of "
+             f"chunked-upload on Linux; elsewhere it needs a Rust toolchain to build).",
+        id="chunked_upload.W201")]
+
+
 ALL_CHECKS = (check_chunk_sizes, check_staging_directory, check_document_storage,
-              check_request_size, check_public_media)
+              check_request_size, check_public_media, check_sha256_backend)
 #: Registered with ``deploy=True``: they concern production only.
 DEPLOY_CHECKS = (check_login_throttling,)

@@ -45,6 +45,10 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "HANDLER_MAX_AGE": 7 * DAY,
     # How long finalized handlers are kept for finalize replays (None: max age).
     "FINALIZED_RETENTION": None,
+    # How long one UploadFileChunk (or finalize) keeps its handler from other
+    # requests without finishing; after that another request may take the
+    # handler over, and the slow one is refused (see engine/leases.py).
+    "CHUNK_LEASE_TIMEOUT": 10,
     "DOWNLOAD_HANDLER_LIFETIME": 1 * DAY,
     # Where the bytes of open handlers live (None: "<MEDIA_ROOT>/chunked_upload_staging").
     "STAGING_BACKEND": "chunked_upload.staging.local.LocalStaging",
@@ -85,6 +89,8 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     # like a missing one, so a stranger learns nothing about which paths exist.
     # True: "Access denied." as the vendor answers (tells existence apart).
     "REVEAL_UNREADABLE_DOCUMENTS": False,
+    # The admin marks a pending handler "stalled" after this many quiet seconds.
+    "STALLED_AFTER": 60,
 }
 
 

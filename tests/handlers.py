@@ -30,7 +30,7 @@ def make_handler(data: bytes = b"", *, idle=timedelta(0), age=None, last=False, 
 
 
 def hold_chunk_open(handler, locked: threading.Event, release: threading.Event) -> None:
-    """Append 5 bytes to ``handler``, holding its lock until ``release`` is set."""
+    """Append 5 bytes to ``handler``, holding its lease until ``release`` is set."""
     try:
         with uploads.ChunkAppend(handler.ticket, handler.pk) as append:
             locked.set()

@@ -26,13 +26,13 @@ from chunked_upload.engine.checksums import (
 )
 
 _PY = checksums._PySha256
-_SSL = checksums._OpenSSLSha256
-HAVE_OPENSSL = SHA256_BACKEND == "openssl"
+_RH = checksums._RehashesSha256
+HAVE_REHASHES = SHA256_BACKEND == "rehashes"
 BACKENDS = [
     _PY,
-    pytest.param(_SSL, marks=pytest.mark.skipif(not HAVE_OPENSSL, reason="no libcrypto")),
+    pytest.param(_RH, marks=pytest.mark.skipif(not HAVE_REHASHES, reason="no rehashes")),
 ]
-AVAILABLE: list[type[Sha256State]] = [_PY, _SSL] if HAVE_OPENSSL else [_PY]
+AVAILABLE: list[type[Sha256State]] = [_PY, _RH] if HAVE_REHASHES else [_PY]
 crc_values = st.integers(0, 0xFFFFFFFF)
 
 
@@ -121,7 +121,7 @@ def test_parse_crc_rejects(text: str) -> None:
 def test_default_backend() -> None:
     state = Sha256State()
     assert isinstance(state, Sha256State)
-    assert type(state) is (_SSL if HAVE_OPENSSL else _PY)
+    assert type(state) is (_RH if HAVE_REHASHES else _PY)
     assert isinstance(Sha256State(state.to_bytes()), type(state))
 
 
@@ -169,7 +169,7 @@ def test_buffer_types(cls: type[Sha256State]) -> None:
 )
 def test_split_resume_interchangeable(data: bytes, cuts: list[int], use_python: list[bool]) -> None:
     """Arbitrary splits, serialised after each piece, resumed by either backend."""
-    classes = [_PY if flag or not HAVE_OPENSSL else _SSL for flag in use_python]
+    classes = [_PY if flag or not HAVE_REHASHES else _RH for flag in use_python]
     saved = classes[0]().to_bytes()
     hashed = 0
     for i, part in enumerate(_split(data, cuts)):
@@ -186,11 +186,11 @@ def test_split_resume_interchangeable(data: bytes, cuts: list[int], use_python: 
         assert final.to_bytes() == saved
 
 
-@pytest.mark.skipif(not HAVE_OPENSSL, reason="no libcrypto")
+@pytest.mark.skipif(not HAVE_REHASHES, reason="no rehashes")
 @settings(max_examples=50, deadline=None)
 @given(st.binary(max_size=300), st.binary(max_size=300))
 def test_backends_produce_identical_states(head: bytes, tail: bytes) -> None:
-    py, ssl = _PY(), _SSL()
+    py, ssl = _PY(), _RH()
     for state in (py, ssl):
         state.update(head)
     assert py.to_bytes() == ssl.to_bytes()
@@ -260,10 +260,10 @@ def test_state_type_checked(cls: type[Sha256State]) -> None:
         cls(_valid_state(3).hex())  # type: ignore[arg-type]
 
 
-@pytest.mark.skipif(not HAVE_OPENSSL, reason="no libcrypto")
-def test_openssl_large_update_matches_hashlib() -> None:
+@pytest.mark.skipif(not HAVE_REHASHES, reason="no rehashes")
+def test_rehashes_large_update_matches_hashlib() -> None:
     data = bytes(range(256)) * 40000 + b"tail"  # ~10 MB, odd length
-    state = _SSL()
+    state = _RH()
     state.update(memoryview(data)[3:])
     state.update(bytearray(data))
     assert state.length == 2 * len(data) - 3
@@ -274,12 +274,9 @@ def test_openssl_large_update_matches_hashlib() -> None:
 
 
 FALLBACK_SCRIPT = """
-import ctypes, hashlib
+import hashlib, sys
 
-def no_library(*args, **kwargs):
-    raise OSError("simulated: no libcrypto")
-
-ctypes.CDLL = no_library
+sys.modules["rehashes"] = None  # simulated: not installed
 from chunked_upload.engine import checksums as c
 
 assert c.SHA256_BACKEND == "python", c.SHA256_BACKEND
@@ -291,7 +288,7 @@ print(state.to_bytes().hex())
 """
 
 
-def test_fallback_when_libcrypto_missing() -> None:
+def test_fallback_when_rehashes_missing() -> None:
     root = Path(checksums.__file__).resolve().parents[2]
     result = subprocess.run(
         [sys.executable, "-c", FALLBACK_SCRIPT],
@@ -306,3 +303,24 @@ def test_fallback_when_libcrypto_missing() -> None:
         state = cls(saved)
         state.update(b"!")
         assert state.hexdigest() == hashlib.sha256(b"abc" * 50 + b"!").hexdigest()
+
+
+def test_a_backend_failing_the_start_up_vectors_is_not_used(monkeypatch) -> None:
+    monkeypatch.setattr(checksums, "_RH_HEAD", struct.Struct(">8IQB"))  # a changed layout
+    assert not checksums._rehashes_works()
+
+
+def test_the_slow_fallback_is_a_system_check_warning_with_its_rate(monkeypatch) -> None:
+    from chunked_upload.checks import check_sha256_backend
+
+    assert check_sha256_backend() == [] or SHA256_BACKEND == "python"
+    monkeypatch.setattr(checksums, "SHA256_BACKEND", "python")
+    monkeypatch.setattr(checksums, "_DEFAULT_BACKEND", _PY)
+    [warning] = check_sha256_backend()
+    assert warning.id == "chunked_upload.W201"
+    assert "MB/s" in warning.hint
+
+
+def test_importing_loads_no_library_by_name() -> None:
+    source = Path(checksums.__file__).read_text()
+    assert "find_library" not in source and "CDLL" not in source

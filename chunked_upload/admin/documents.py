@@ -12,6 +12,7 @@ from django.utils.html import format_html
 from ..conf import get_config
 from ..engine.checksums import format_crc
 from ..models import Document, DocumentVersion, Folder
+from ..sizes import sized
 from .base import ViewOnlyAdmin, user_search_field
 
 
@@ -23,9 +24,12 @@ class FolderAdmin(ViewOnlyAdmin):
 
 
 class VersionInline(admin.TabularInline):
+    """The document's versions, compact enough to fit the page: sizes in IEC
+    units (exact bytes on hover), the SHA-256 shortened (whole on hover)."""
+
     model = DocumentVersion
-    fields = ("number", "size", "crc", "sha256", "created_by", "created_at", "comment",
-              "download")
+    fields = ("number", "size_shown", "crc", "sha256_short", "created_by", "created_at",
+              "comment", "download")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -43,6 +47,14 @@ class VersionInline(admin.TabularInline):
     @admin.display(description="CRC-32")
     def crc(self, version: DocumentVersion) -> str:
         return format_crc(version.crc32)
+
+    @admin.display(description="size", ordering="size")
+    def size_shown(self, version: DocumentVersion) -> str:
+        return sized(version.size)
+
+    @admin.display(description="SHA-256")
+    def sha256_short(self, version: DocumentVersion) -> str:
+        return format_html('<code title="{}">{}…</code>', version.sha256, version.sha256[:12])
 
     @admin.display(description="content")
     def download(self, version: DocumentVersion) -> str:
@@ -76,15 +88,16 @@ class DocumentAdmin(ViewOnlyAdmin):
 
 @admin.register(DocumentVersion)
 class DocumentVersionAdmin(ViewOnlyAdmin):
-    list_display = ("__str__", "size", "crc", "created_by", "created_at", "download")
+    list_display = ("__str__", "size_shown", "crc", "created_by", "created_at", "download")
     list_select_related = ("document", "created_by")
     search_fields = ("document__name", "=sha256")
-    fields = ("document", "number", "size", "crc", "sha256", "content_type", "comment",
+    fields = ("document", "number", "size_shown", "crc", "sha256", "content_type", "comment",
               "mp_version_major", "mp_version_minor", "mp_version_revision", "created_by",
               "created_at", "modified_at", "download")
     readonly_fields = fields
 
     crc = VersionInline.crc
+    size_shown = VersionInline.size_shown
 
     @admin.display(description="content")
     def download(self, version: DocumentVersion) -> str:

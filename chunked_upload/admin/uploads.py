@@ -7,12 +7,13 @@ from datetime import timedelta
 
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
-from django.template.defaultfilters import filesizeformat
+from django.http import HttpRequest, JsonResponse
 from django.template.loader import render_to_string
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import localize
 from django.utils.html import format_html
@@ -22,6 +23,8 @@ from ..conf import get_config
 from ..engine import expiry, handlers
 from ..engine.checksums import format_crc
 from ..models import Chunk, UploadHandler
+from ..sizes import sized
+from . import live
 from .base import ReadOnlyAdmin, user_search_field
 
 State = UploadHandler.State
@@ -118,12 +121,24 @@ class IdleFilter(SinceFilter):
     title, parameter_name, field = "idle for", "idle", "last_activity_at"
 
 
+class LiveChangeList(ChangeList):
+    """The changelist, with each shown handler's transfer rate (one query per page)."""
+
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        live.attach_rates(self.result_list)
+
+
 @admin.register(UploadHandler)
 class UploadHandlerAdmin(ReadOnlyAdmin):
-    """What is in flight: pending handlers, their progress, owner and expiry."""
+    """What is in flight: pending handlers, their progress, rate, owner and expiry.
 
-    list_display = ("guid", "owner_link", "state", "progress", "chunks", "chunk_size_shown",
-                    "created_at", "last_activity_at", "expires")
+    The state, progress, rate, activity and document cells refresh every few
+    seconds from :meth:`live_view` (``admin-live.js``, no third-party code).
+    """
+
+    list_display = ("guid", "owner_link", "state_shown", "progress", "rate",
+                    "last_activity", "expires", "version_link")
     list_filter = (StateFilter, OwnerFilter, AgeFilter, IdleFilter)
 
     def get_search_fields(self, request: HttpRequest) -> tuple[str, ...]:
@@ -133,21 +148,56 @@ class UploadHandlerAdmin(ReadOnlyAdmin):
     show_full_result_count = False  # no COUNT(*) over the whole table
     show_facets = admin.ShowFacets.NEVER
     actions = ("expire_selected",)
-    fields = ("id", "owner", "ticket", "state", "progress", "committed_size", "chunk_count",
-              "chunk_size", "file_crc", "created_at", "last_activity_at", "completed_at",
-              "finalized_at", "expires", "version", "ledger")
+    fields = ("id", "owner", "ticket", "state_shown", "progress", "rate", "committed_size",
+              "chunk_count", "chunk_size_shown", "file_crc", "created_at", "last_activity",
+              "completed_at", "finalized_at", "expires", "version_link", "ledger")
     readonly_fields = fields
 
     # Newest activity first: served by the index on last_activity_at, where
     # ordering by creation would sort every pending row for each page.
     ordering = ("-last_activity_at",)
 
+    class Media:
+        css = {"all": ["chunked_upload/admin.css"]}
+        js = ["chunked_upload/admin-live.js"]
+
     def get_queryset(self, request):
-        # Owners come in one query per page: joined in, they make SQLite sort
-        # every pending row instead of reading the newest from the index.
+        # Owners (and finalized handlers' documents) come in one query per
+        # page: joined in, they make SQLite sort every pending row instead of
+        # reading the newest from the index.
         # The SHA-256 state and the finalize destination are never shown.
-        return (super().get_queryset(request).prefetch_related("owner")
+        return (super().get_queryset(request).prefetch_related("owner", "version__document")
                 .defer("sha256_state", "destination"))
+
+    def get_changelist(self, request, **kwargs):
+        return LiveChangeList
+
+    def get_object(self, request, object_id, from_field=None):
+        handler = super().get_object(request, object_id, from_field)
+        if handler is not None:
+            live.attach_rates([handler])
+        return handler
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.live_view)
+        return [path("live/", view, name="chunked_upload_uploadhandler_live"),
+                *super().get_urls()]
+
+    def live_view(self, request: HttpRequest) -> JsonResponse:
+        """``?id=…&id=…`` → the live cells of those handlers, as the changelist draws them.
+
+        The changelist's own checks: the admin site's staff check, then the
+        view permission, then the same queryset.
+        """
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        ids = live.parse_ids(request.GET.getlist("id"))
+        handlers_ = list(self.get_queryset(request).filter(pk__in=ids))
+        now = timezone.now()
+        live.attach_rates(handlers_, now)
+        rows = {str(h.pk): {name: str(getattr(self, name)(h)) for name in live.LIVE_FIELDS}
+                for h in handlers_}
+        return JsonResponse({"rows": rows, "refresh": live.REFRESH_SECONDS})
 
     def get_search_results(self, request, queryset, search_term):
         try:
@@ -159,7 +209,28 @@ class UploadHandlerAdmin(ReadOnlyAdmin):
     @admin.display(description="upload handler", ordering="id")
     def guid(self, handler: UploadHandler) -> str:
         # The first 8 digits tell handlers apart on a page; the title has all 32.
-        return format_html('<span title="{}">{}…</span>', handler.id, str(handler.id)[:8])
+        return format_html('<span title="{}" data-handler-id="{}">{}…</span>',
+                           handler.id, handler.id, str(handler.id)[:8])
+
+    @admin.display(description="state", ordering="state")
+    def state_shown(self, handler: UploadHandler) -> str:
+        return live.state_cell(handler)
+
+    @admin.display(description="rate")
+    def rate(self, handler: UploadHandler) -> str:
+        return live.rate_cell(handler)
+
+    @admin.display(description="last activity at", ordering="last_activity_at")
+    def last_activity(self, handler: UploadHandler) -> str:
+        return live.activity_cell(handler)
+
+    @admin.display(description="document")
+    def version_link(self, handler: UploadHandler) -> str:
+        version = handler.version
+        if version is None:
+            return "-"
+        url = reverse("admin:chunked_upload_documentversion_change", args=[version.pk])
+        return format_html('<a href="{}">{}</a>', url, version)
 
     @admin.display(description="owner", ordering="owner")
     def owner_link(self, handler: UploadHandler) -> str:
@@ -175,15 +246,14 @@ class UploadHandlerAdmin(ReadOnlyAdmin):
         # The protocol never tells the server a file's size before its last
         # chunk, so only a complete upload has a known total to draw a bar for.
         size = handler.committed_size
-        label = f"{filesizeformat(size)} ({size:,} bytes)"
         if handler.state in (State.COMPLETE, State.FINALIZED):
             return format_html('<progress value="{}" max="{}"></progress> {}',
-                               size, size or 1, label)
-        return label
+                               size, size or 1, sized(size))
+        return sized(size)
 
     @admin.display(description="chunk size", ordering="chunk_size")
     def chunk_size_shown(self, handler: UploadHandler) -> str:
-        return filesizeformat(handler.chunk_size)
+        return sized(handler.chunk_size)
 
     @admin.display(description="file CRC-32")
     def file_crc(self, handler: UploadHandler) -> str:

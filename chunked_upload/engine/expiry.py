@@ -13,7 +13,8 @@ Documents and versions are never touched. Work is done in batches of
 and a failure keeps the batches already done. Each handler row is locked
 (``SELECT … FOR UPDATE SKIP LOCKED`` where the database has it) and its
 expiry checked again under the lock: a handler that a request holds right
-now, or that received a chunk since the run began, is left alone, and two
+now (locked, or leased for a chunk), or that received a chunk since the run
+began, is left alone, and two
 hosts running the sweep at once never handle the same row twice.
 """
 
@@ -34,7 +35,7 @@ from django.utils import timezone
 from ..conf import get_config
 from ..models import DownloadHandler, Ticket, UploadHandler
 from ..staging import get_staging
-from . import handlers
+from . import handlers, leases
 
 logger = logging.getLogger("chunked_upload")
 State = UploadHandler.State
@@ -116,14 +117,14 @@ def expire_all(
 def expire_handlers(handler_ids: Iterable[uuid.UUID]) -> list[handlers.Removal]:
     """Expire these handlers now, those still open or complete.
 
-    Each is locked in turn, waiting for a request that holds it: a chunk being
-    written is committed first, then the handler expires and its staged bytes
-    go after that commit. The removals' ``staged_bytes`` are filled on commit.
+    Each is locked in turn, waiting for a request that has it: a chunk being
+    written is committed first (or its lease runs out), then the handler
+    expires and its staged bytes go after that commit. The removals'
+    ``staged_bytes`` are filled on commit.
     """
     removals = []
     for handler_id in handler_ids:
-        with transaction.atomic(using=handlers.db_alias()):
-            handler = handlers.lock_row(handler_id)
+        with leases.exclusively(handler_id) as handler:
             if handler is not None and handler.state in LIVE_STATES:
                 removals.append(handlers.expire(handler))
     return removals
@@ -134,8 +135,7 @@ def delete_handlers(handler_ids: Iterable[uuid.UUID]) -> list[handlers.Removal]:
     DeleteUploadHandler does; locked one at a time like :func:`expire_handlers`."""
     removals = []
     for handler_id in handler_ids:
-        with transaction.atomic(using=handlers.db_alias()):
-            handler = handlers.lock_row(handler_id)
+        with leases.exclusively(handler_id) as handler:
             if handler is not None:
                 removals.append(handlers.delete(handler))
     return removals
@@ -207,7 +207,9 @@ def _expire_batch(
             (handler, _verdict(tuple(getattr(handler, f) for f in VERDICT_FIELDS), rules, now))
             for handler in rows
         ]
-        due = [handler for handler, verdict in verdicts if verdict == "expire"]
+        # A handler leased right now is receiving a chunk: in use, not idle.
+        due = [handler for handler, verdict in verdicts
+               if verdict == "expire" and not leases.is_held(handler)]
         retired = [str(handler.pk) for handler, verdict in verdicts if verdict == "retire"]
         report.skipped_handlers += len(ids) - len(due) - len(retired)
         # The engine's own expiry, rows deleted with their ledgers (documents

@@ -2,7 +2,8 @@
 
 Atomic: the staged bytes are handed to document storage under a key made
 from the handler's id, then the folder, document and version rows are
-written in the transaction that holds the handler's lock. If anything fails
+written in the transaction that holds the handler's lock and its lease (so
+no request that had the handler before can change the bytes any more). If anything fails
 the stored copy is removed and the transaction rolls back, so the handler
 stays complete and the client can retry. The staged file is removed only
 after the commit.
@@ -32,8 +33,8 @@ from ..exceptions import (
 )
 from ..models import Document, DocumentVersion, Folder, Ticket, UploadHandler
 from ..models.documents import name_key
-from ..staging import get_staging
-from . import handlers
+from ..staging import StagingError, get_staging
+from . import handlers, leases
 from .checksums import Sha256State
 from .paths import DocumentPath, check_document_path
 from .permissions import get_policy
@@ -76,7 +77,7 @@ def finalize(
     check_document_path(path)  # the same rules whoever built the path
     family = "new" if new_document_only else "path"
     destination = f"{family}:{path.key}"
-    with handlers.locked_handler(handler_id, ticket) as handler:
+    with leases.exclusively(handler_id, ticket, fence=True) as handler:
         if handler.state == State.FINALIZED:
             if handler.destination != destination or handler.version is None:
                 raise UploadHandlerNotFound
@@ -106,6 +107,7 @@ def _store(
     try:
         # Inside the try: a hand-over that fails half-way (storage full) must
         # not leave a partial copy behind.
+        _fence_out_earlier_writers(handler)
         stored = get_staging().hand_over(str(handler.id), storage, name)
         version = _create_version(handler, document, user, stored, options)
         handler.state = State.FINALIZED
@@ -127,6 +129,18 @@ def _store(
 
     transaction.on_commit(after_commit, using=handlers.db_alias())
     return FinalizeResult(document.pk, version.pk)
+
+
+def _fence_out_earlier_writers(handler: UploadHandler) -> None:
+    """Open the staged bytes with this finalize's lease: no earlier holder may
+    change them from now on; cut off what an interrupted append left."""
+    staged = get_staging().open(str(handler.id), create=False, fence=handler.lease_generation)
+    if staged is None:
+        raise StagingError(f"staged bytes of upload handler {handler.id} are missing")
+    with staged:
+        if staged.size < handler.committed_size:
+            raise StagingError(f"staged bytes of upload handler {handler.id} are missing")
+        staged.truncate(handler.committed_size)
 
 
 def _lock_document(folder: Folder | None, name: str, user, policy, options: VersionOptions,

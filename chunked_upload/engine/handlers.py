@@ -1,9 +1,10 @@
 """Finding, locking and retiring upload handlers.
 
-Every change to a handler happens while its database row is locked inside a
-transaction: that lock is what serialises requests for one handler across
-threads, processes and hosts. The staging backend's own lock is taken inside
-it, never instead of it.
+Every change to a handler's row happens while the row is locked inside a
+short transaction: that lock is what serialises requests for one handler
+across threads, processes and hosts. A chunk's bytes arrive outside any
+transaction, under a lease recorded in the row (see :mod:`.leases`), never
+under a lock.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from ..documents import document_storage
 from ..exceptions import UploadHandlerNotFound
 from ..models import Ticket, UploadHandler
 from ..staging import get_staging
-from .prepared import PreparedGet
 
 logger = logging.getLogger("chunked_upload")
 State = UploadHandler.State
@@ -59,11 +59,21 @@ def is_expired(handler: UploadHandler, now: datetime | None = None) -> bool:
     return expires_at(handler) <= now
 
 
-def in_scope(handler: UploadHandler, ticket: Ticket) -> bool:
-    """May ``ticket`` use ``handler``? (HANDLER_SCOPE: per ticket or per user)."""
+def scope(ticket: Ticket) -> tuple[str, object]:
+    """The ``(field, value)`` a handler must have for ``ticket`` to use it.
+
+    HANDLER_SCOPE: ``"ticket"`` (the ticket that created it) or ``"user"``
+    (any ticket of its owner).
+    """
     if get_config()["HANDLER_SCOPE"] == "user":
-        return handler.owner_id == ticket.user_id
-    return handler.ticket_id == ticket.pk
+        return "owner_id", ticket.user_id
+    return "ticket_id", ticket.pk
+
+
+def in_scope(handler: UploadHandler, ticket: Ticket) -> bool:
+    """May ``ticket`` use ``handler``?"""
+    field, value = scope(ticket)
+    return getattr(handler, field) == value
 
 
 def lock_row(handler_id: uuid.UUID) -> UploadHandler | None:
@@ -71,7 +81,7 @@ def lock_row(handler_id: uuid.UUID) -> UploadHandler | None:
     alias = db_alias()
     connection = connections[alias]
     if connection.features.has_select_for_update:
-        return _LOCK_ROW.get(handler_id, alias)
+        return _locked_rows(alias, handler_id).first()
     # SQLite has no row locks: a first write takes the database's write lock,
     # which serialises us against every other writer until we commit. A
     # transaction begun IMMEDIATE (or EXCLUSIVE) holds it from BEGIN on.
@@ -79,11 +89,11 @@ def lock_row(handler_id: uuid.UUID) -> UploadHandler | None:
         rows = UploadHandler.objects.using(alias).filter(pk=handler_id)
         if not rows.update(state=F("state")):
             return None
-    return _LOCK_ROW.get(handler_id, alias)
+    return _locked_rows(alias, handler_id).first()
 
 
-# Compiled once: every chunk locks its handler (see .prepared).
-_LOCK_ROW = PreparedGet(UploadHandler, "pk", uuid.UUID(int=0), for_update=True)
+def _locked_rows(alias: str, handler_id: uuid.UUID):
+    return UploadHandler.objects.using(alias).filter(pk=handler_id).order_by().select_for_update()
 
 
 @contextmanager

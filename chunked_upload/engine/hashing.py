@@ -1,7 +1,7 @@
 """SHA-256 of a chunk computed beside its arrival, on another core.
 
 SHA-256 is the largest per-byte cost of the chunk path (about 1.4 GB/s with
-SHA extensions, against 9 GB/s for CRC-32). The OpenSSL backend releases the
+SHA extensions, against 9 GB/s for CRC-32). The rehashes backend releases the
 GIL while it hashes, so a piece can be hashed on a helper thread while the
 request's own thread reads and writes the next one. At most one piece is in
 flight per chunk: memory stays bounded by one read of the request body, and
@@ -58,7 +58,7 @@ class PipelinedSha256:
         self._state = state
         self._in_flight: Future[None] | None = None
         # Python's fallback holds the GIL while hashing: nothing to gain there.
-        self._hand_over = SHA256_BACKEND == "openssl"
+        self._hand_over = SHA256_BACKEND != "python"
 
     def update(self, data: BytesLike) -> None:
         """Hash ``data`` after everything fed before it."""

@@ -1,226 +1,201 @@
-"""The chunk path's statements, compiled once per connection and replayed.
+"""The chunk path's statements, as plain parameterized SQL.
 
-Compiling a queryset costs Django far more than running its SQL: on the
-benchmark machine about 0.5 ms against 50 µs for a primary-key SELECT on
-SQLite. UploadFileChunk runs the same few statements for every chunk, so
-these helpers build each statement's SQL once per database connection (from
-the ORM for SELECTs, from the model's metadata for the one-row INSERT and
-UPDATE) and run it again with new parameters. Values still go through the
-fields' ``get_db_prep_*`` methods and the backend's converters, so what is
-written and read back is exactly what ``save()`` and ``get()`` would give;
-only Django's ``pre_save``/``post_save`` model signals are not sent (the app
-sends its own, see :mod:`chunked_upload.signals`).
+UploadFileChunk runs the same few statements for every chunk, and the ORM
+would compile each of them again every time (a good part of a millisecond of
+CPU per chunk). Here each statement is a constant SQL string built from the
+models' documented metadata (``_meta.db_table``, ``Field.column``) and run
+through ``connection.cursor()`` with parameters; values go through the fields'
+documented ``get_db_prep_value``/``get_db_prep_save``, so the database stores
+exactly what ``save()`` would. Only simple values (numbers, text, bytes) are
+read back, and instances are built with the documented ``Model.from_db``;
+fields not read stay deferred and load on first access, as with ``only()``.
 
-Only the simple shapes the chunk path needs are covered: a SELECT by the exact
-value of one unique field, an INSERT of one row, an UPDATE of some fields by
-primary key. Backends other than SQLite, PostgreSQL and MySQL get the ORM's
-ordinary calls.
+The SQL is standard. ``RETURNING`` is used where the database has it
+(PostgreSQL, SQLite 3.35+); elsewhere the engine's ORM path does the same
+work. Model signals (``pre_save``/``post_save``) are not sent for these rows:
+the app sends its own (:mod:`chunked_upload.signals`).
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterable
-from dataclasses import dataclass
+import functools
+import uuid
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from django.db import DatabaseError, connections
+from django.db import connections
 from django.db.models import Model
-from django.db.transaction import TransactionManagementError
 
-logger = logging.getLogger("chunked_upload")
+from ..models import Chunk, UploadHandler
+
 M = TypeVar("M", bound=Model)
-_VENDORS = frozenset({"sqlite", "postgresql", "mysql"})
 
-
-@dataclass(frozen=True)
-class _Select:
-    sql: str
-    # The selected expressions that have converters: position, expression, converters.
-    converted: tuple[tuple[int, Any, tuple[Any, ...]], ...]
-    groups: tuple[tuple[type[Model], str | None, tuple[str, ...]], ...]
-
-
-def _statements(connection: Any) -> dict[Any, Any]:
-    """This connection's compiled statements.
-
-    Kept on the connection object itself: what is compiled holds the backend's
-    converters, which are bound to the connection, so a cache outside it
-    (even a weak one) would keep every connection ever opened alive.
-    """
-    try:
-        return connection._chunked_upload_statements
-    except AttributeError:
-        connection._chunked_upload_statements = statements = {}
-        return statements
+#: What a lease grant reads back: enough to append, answer and announce.
+LEASED_FIELDS = ("state", "committed_size", "chunk_count", "crc32", "sha256_state",
+                 "lease_generation", "chunk_size")
 
 
 class PreparedGet(Generic[M]):
-    """``model.objects.filter(<field>=value)``, at most one row, with forward relations.
+    """``model.objects.filter(<field>=value)``: at most one row, with forward relations.
 
-    ``related`` names foreign keys whose rows are joined in and attached, as
-    ``select_related`` would. ``for_update`` locks the row (and the joined
-    ones) like ``select_for_update()``, and likewise needs a transaction.
-    ``sample`` is any valid value of the field, used once to check that the
-    compiled SQL takes exactly that value as its only parameter.
+    Through the ORM (its callers keep this small interface); ``related``
+    names foreign keys joined in as ``select_related`` does, ``for_update``
+    locks the row (inside a transaction).
     """
 
-    def __init__(self, model: type[M], field: str, sample: object, *,
-                 related: Iterable[str] = (), for_update: bool = False) -> None:
-        self.model, self.field_name, self.sample = model, field, sample
+    def __init__(self, model: type[M], field: str, sample: object = None, *,
+                 related: tuple[str, ...] | list[str] = (), for_update: bool = False) -> None:
+        del sample  # kept for its callers: nothing is compiled ahead any more
+        self.model, self.field_name = model, field
         self.related, self.for_update = tuple(related), for_update
 
     def get(self, value: object, using: str) -> M | None:
         """The row whose field equals ``value``, or None."""
-        connection = connections[using]
-        if self.for_update and not connection.in_atomic_block:
-            raise TransactionManagementError("select_for_update cannot be used outside of a "
-                                             "transaction.")
-        compiled = self._compile(connection, using)
-        if compiled is None:
-            return self._queryset(value, using).first()
-        with connection.cursor() as cursor:
-            cursor.execute(compiled.sql, [_prep(self._field(), value, connection)])
-            row = cursor.fetchone()
-        if row is None:
-            return None
-        row = _convert(row, compiled.converted, connection)
-        instance, position = None, 0
-        for model, name, attnames in compiled.groups:
-            values = row[position:position + len(attnames)]
-            position += len(attnames)
-            obj = model.from_db(using, attnames, values)
-            if instance is None:
-                instance = obj
-            else:
-                setattr(instance, name, obj)
-        return instance
-
-    def _field(self) -> Any:
-        meta = self.model._meta
-        return meta.pk if self.field_name == "pk" else meta.get_field(self.field_name)
-
-    def _queryset(self, value: object, using: str) -> Any:
         rows = self.model._default_manager.using(using).filter(**{self.field_name: value})
-        rows = rows.order_by().select_related(*self.related) if self.related else rows.order_by()
-        return rows.select_for_update() if self.for_update else rows
-
-    def _compile(self, connection: Any, using: str) -> _Select | None:
-        statements = _statements(connection)
-        if self in statements:
-            return statements[self]
-        compiled = None
-        if connection.vendor in _VENDORS:
-            groups = [(self.model, None, _attnames(self.model))]
-            lookups = list(groups[0][2])
-            for name in self.related:
-                related = self.model._meta.get_field(name).related_model
-                groups.append((related, name, _attnames(related)))
-                lookups += [f"{name}__{attname}" for attname in groups[-1][2]]
-            rows = self.model._default_manager.using(using).filter(
-                **{self.field_name: self.sample}).order_by()
-            if self.for_update:
-                rows = rows.select_for_update()
-            compiler = rows.values_list(*lookups).query.get_compiler(using=using)
-            sql, params = compiler.as_sql()
-            if list(params) == [_prep(self._field(), self.sample, connection)]:
-                columns = [column[0] for column in compiler.select[:compiler.col_count]]
-                converted = tuple(
-                    (position, column, converters)
-                    for position, column in enumerate(columns)
-                    if (converters := _converters(column, connection))
-                )
-                compiled = _Select(sql, converted, tuple(groups))
-            else:  # pragma: no cover - a backend that inlines or adds parameters
-                logger.warning("not preparing %s: unexpected parameters", self.model.__name__)
-        statements[self] = compiled
-        return compiled
+        rows = rows.order_by()
+        if self.related:
+            rows = rows.select_related(*self.related)
+        if self.for_update:
+            rows = rows.select_for_update()
+        return next(iter(rows[:1]), None)
 
 
-def _attnames(model: type[Model]) -> tuple[str, ...]:
-    return tuple(field.attname for field in model._meta.concrete_fields)
-
-
-def _converters(column: Any, connection: Any) -> tuple[Any, ...]:
-    return (*connection.ops.get_db_converters(column), *column.get_db_converters(connection))
-
-
-def _convert(row: tuple, converted: tuple[tuple[int, Any, tuple[Any, ...]], ...],
-             connection: Any) -> list:
-    """What a queryset does to a fetched row: the backend's and the fields' converters."""
-    row = list(row)
-    for position, column, converters in converted:
-        value = row[position]
-        for converter in converters:
-            value = converter(value, column, connection)
-        row[position] = value
-    return row
-
-
-def _prep(field: Any, value: object, connection: Any) -> object:
-    # What an ``exact`` lookup does with its right-hand side.
-    return field.get_db_prep_value(field.get_prep_value(value), connection, prepared=True)
-
-
-def _cached_sql(connection: Any, key: tuple, build: Any) -> str:
-    statements = _statements(connection)
-    if key not in statements:
-        statements[key] = build()
-    return statements[key]
-
-
-def insert(obj: Model, using: str) -> None:
-    """INSERT ``obj`` as a new row (``save(force_insert=True)``); sets its generated pk."""
+@functools.cache
+def has_returning(using: str) -> bool:
+    """Does this database answer ``INSERT``/``UPDATE … RETURNING``?"""
     connection = connections[using]
-    meta = obj._meta
-    generated = meta.auto_field is not None and obj.pk is None
-    if connection.vendor not in _VENDORS:
-        obj.save(force_insert=True, using=using)
-        return
-    fields = [field for field in meta.concrete_fields if not (generated and field.primary_key)]
-    returning = generated and connection.features.can_return_columns_from_insert
-
-    def build() -> str:
-        quote = connection.ops.quote_name
-        sql = (f"INSERT INTO {quote(meta.db_table)} "
-               f"({', '.join(quote(field.column) for field in fields)}) "
-               f"VALUES ({', '.join(['%s'] * len(fields))})")
-        # The clause Django itself appends on these backends (its helper for it
-        # was renamed in Django 6.1).
-        returned = f"{quote(meta.db_table)}.{quote(meta.pk.column)}"
-        return f"{sql} RETURNING {returned}" if returning else sql
-
-    sql = _cached_sql(connection, ("insert", meta.label), build)
-    values = [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        if returning:
-            obj.pk = cursor.fetchone()[0]
-        elif generated:
-            obj.pk = connection.ops.last_insert_id(cursor, meta.db_table, meta.pk.column)
-    obj._state.adding, obj._state.db = False, using
+    if connection.vendor == "postgresql":
+        return True
+    return connection.vendor == "sqlite" and connection.Database.sqlite_version_info >= (3, 35)
 
 
-def update(obj: Model, field_names: Iterable[str], using: str) -> None:
-    """UPDATE some fields of ``obj``'s row (``save(update_fields=...)``)."""
+@functools.lru_cache(maxsize=64)
+def _sql(kind: str, using: str, *shape: object) -> str:
+    """The SQL of one statement shape, built once per database alias.
+
+    Only names go in (quoted as the database quotes them); values are always
+    parameters.
+    """
+    return _BUILDERS[kind](connections[using], *shape)
+
+
+def _column(model: type[Model], name: str, connection: Any) -> str:
+    return connection.ops.quote_name(model._meta.get_field(name).column)
+
+
+def _value(model: type[Model], name: str, value: object, connection: Any) -> object:
+    return model._meta.get_field(name).get_db_prep_save(value, connection)
+
+
+def _from_db(model: type[M], using: str, values: dict[str, object]) -> M:
+    """An instance loaded with ``values`` (by attname); the other fields deferred."""
+    # from_db takes the values in the model's field order.
+    names = [field.attname for field in model._meta.concrete_fields if field.attname in values]
+    return model.from_db(using, names, [values[name] for name in names])
+
+
+def _lease_sql(connection: Any, scope_field: str) -> str:
+    H = UploadHandler  # noqa: N806 (a model, as in a query)
+    col = {name: _column(H, name, connection) for name in (
+        "id", "state", "lease_generation", "lease_expires_at", "last_activity_at", "created_at",
+        scope_field, *LEASED_FIELDS)}
+    return (
+        f"UPDATE {connection.ops.quote_name(H._meta.db_table)} SET {col['lease_generation']} = "
+        f"{col['lease_generation']} + 1, {col['lease_expires_at']} = %s "
+        f"WHERE {col['id']} = %s AND {col[scope_field]} = %s AND {col['state']} IN (%s, %s) "
+        f"AND ({col['lease_expires_at']} IS NULL OR {col['lease_expires_at']} <= %s) "
+        f"AND {col['last_activity_at']} > %s AND {col['created_at']} > %s "
+        f"RETURNING {', '.join(col[name] for name in LEASED_FIELDS)}"
+    )
+
+
+def take_lease(handler_id: uuid.UUID, scope: tuple[str, object], *, now: datetime,
+               until: datetime, idle_since: datetime, born_since: datetime,
+               using: str) -> UploadHandler | None:
+    """Lease a live, unleased handler in one statement; None if it is not one.
+
+    ``scope`` is the ``(field, value)`` that ties the handler to the caller
+    (its ticket or its owner). The handler must be open or complete, not
+    leased (or its lease run out by ``now``), and inside its lifetime (last
+    active after ``idle_since``, created after ``born_since``).
+    """
     connection = connections[using]
-    field_names = tuple(field_names)
-    if connection.vendor not in _VENDORS:
-        obj.save(update_fields=field_names, using=using)
-        return
-    meta = obj._meta
-    fields = [meta.get_field(name) for name in field_names]
-
-    def build() -> str:
-        quote = connection.ops.quote_name
-        assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
-        return (f"UPDATE {quote(meta.db_table)} SET {assignments} "
-                f"WHERE {quote(meta.pk.column)} = %s")
-
-    sql = _cached_sql(connection, ("update", meta.label, field_names), build)
-    values = [field.get_db_prep_save(field.pre_save(obj, False), connection) for field in fields]
-    values.append(meta.pk.get_db_prep_value(obj.pk, connection))
+    H = UploadHandler  # noqa: N806 (a model, as in a query)
+    sql = _sql("lease", using, scope[0])
+    params = [
+        _value(H, "lease_expires_at", until, connection),
+        _value(H, "id", handler_id, connection),
+        _value(H, scope[0], scope[1], connection),
+        H.State.OPEN, H.State.COMPLETE,
+        _value(H, "lease_expires_at", now, connection),
+        _value(H, "last_activity_at", idle_since, connection),
+        _value(H, "created_at", born_since, connection),
+    ]
     with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        if cursor.rowcount != 1:
-            raise DatabaseError(f"updating {meta.label} {obj.pk} affected {cursor.rowcount} rows")
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = dict(zip(LEASED_FIELDS, row, strict=True))
+    values["sha256_state"] = bytes(values["sha256_state"])  # memoryview on PostgreSQL
+    values["id"], values[scope[0]] = handler_id, scope[1]
+    return _from_db(H, using, values)
+
+
+def _insert_sql(connection: Any, *names: str) -> str:
+    return (
+        f"INSERT INTO {connection.ops.quote_name(Chunk._meta.db_table)} "
+        f"({', '.join(_column(Chunk, name, connection) for name in names)}) "
+        f"VALUES ({', '.join(['%s'] * len(names))}) "
+        f"RETURNING {_column(Chunk, 'id', connection)}"
+    )
+
+
+def insert_chunk(handler_id: uuid.UUID, index: int, offset: int, length: int, crc: int,
+                 received_at: datetime, using: str) -> Chunk:
+    """INSERT one ledger row; the row as a saved ``Chunk``."""
+    fields = {"handler_id": handler_id, "index": index, "offset": offset, "length": length,
+              "crc32": crc, "received_at": received_at}
+    if not has_returning(using):
+        return Chunk.objects.using(using).create(**fields)
+    connection = connections[using]
+    sql = _sql("insert", using, *fields)
+    params = [_value(Chunk, name, value, connection) for name, value in fields.items()]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        pk = cursor.fetchone()[0]
+    return _from_db(Chunk, using, {"id": pk, **fields})
+
+
+def _update_sql(connection: Any, with_state: bool, *names: str) -> str:
+    """``UPDATE … SET <names> WHERE id = … AND lease_generation = … [AND state = …]``."""
+    H = UploadHandler  # noqa: N806 (a model, as in a query)
+    assignments = ", ".join(f"{_column(H, name, connection)} = %s" for name in names)
+    sql = (f"UPDATE {connection.ops.quote_name(H._meta.db_table)} SET {assignments} "
+           f"WHERE {_column(H, 'id', connection)} = %s "
+           f"AND {_column(H, 'lease_generation', connection)} = %s")
+    if with_state:
+        sql += f" AND {_column(H, 'state', connection)} = %s"
+    return sql
+
+
+def update_leased(handler_id: uuid.UUID, generation: int, values: dict[str, object],
+                  using: str, *, state: str | None = None) -> bool:
+    """UPDATE the handler's ``values`` if the lease ``generation`` is still its own.
+
+    With ``state``, only while the handler is in that state. False when the
+    lease was taken over meanwhile, or the handler changed state or is gone.
+    """
+    connection = connections[using]
+    H = UploadHandler  # noqa: N806 (a model, as in a query)
+    sql = _sql("update", using, state is not None, *values)
+    params = [_value(H, name, value, connection) for name, value in values.items()]
+    params += [_value(H, "id", handler_id, connection), generation]
+    if state is not None:
+        params.append(state)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount == 1
+
+
+_BUILDERS = {"lease": _lease_sql, "insert": _insert_sql, "update": _update_sql}

@@ -52,6 +52,13 @@ def log_in(request: HttpRequest | None, uid: str, pwd: str) -> IssuedTicket:
     return _issue(_authenticate(request, uid, pwd))
 
 
+def issue_for(user: AbstractBaseUser) -> IssuedTicket:
+    """A new ticket for a user the site has authenticated already (a browser session)."""
+    if not user.is_active:
+        raise AuthenticationFailed
+    return _issue(user)
+
+
 def renew(request: HttpRequest | None, uid: str, pwd: str, old: uuid.UUID | None) -> IssuedTicket:
     """RenewTicket: the credentials are always checked; ``old`` is extended
     when it is still valid and belongs to that user, else a new ticket is issued."""

@@ -1,16 +1,23 @@
 """Upload handlers: create, append a chunk, status, delete.
 
-The append protocol, for one chunk:
+The append protocol, for one chunk (why a lease: see :mod:`.leases`):
 
-1. lock the handler's row (in a transaction), then its staged file;
+1. lease the handler (one short committed statement; wait while another
+   request has it), then open its staged bytes fenced by the lease;
 2. cut off any staged bytes beyond ``committed_size`` (a crash between a
    write and its commit leaves such bytes; the client resends them);
-3. write the chunk's bytes as they arrive, updating its CRC on the way;
+3. write the chunk's bytes as they arrive, updating its CRC on the way; no
+   transaction and no lock is held meanwhile;
 4. compare the CRC; on a mismatch cut the bytes off again;
-5. start the disk's writeback, insert the ledger row (while the disk
-   writes), fsync, write the new committed size and SHA-256 state, commit,
-   and only then answer. So an acknowledged byte is always durable, and a
-   committed size never counts a byte that is not.
+5. start the disk's writeback and, in one short transaction, insert the
+   ledger row (while the disk writes), fsync, and write the new committed
+   size and SHA-256 state *only if the lease is still ours*, ending it;
+   then answer. So an acknowledged byte is always durable, a committed size
+   never counts a byte that is not, and no committed byte ever comes from a
+   request whose lease was taken over.
+
+Quota checks (issue 14's limits) belong at the marked seams: creating a
+handler, and :meth:`ChunkAppend.write` for staged bytes.
 """
 
 from __future__ import annotations
@@ -18,11 +25,10 @@ from __future__ import annotations
 import errno
 import logging
 import uuid
-from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from .. import signals
@@ -35,7 +41,8 @@ from ..exceptions import (
 )
 from ..models import Chunk, Ticket, UploadHandler
 from ..staging import StagedFile, StagingError, get_staging
-from . import handlers, limits, prepared
+from ..staging.base import StagingFenced
+from . import handlers, leases, limits, prepared
 from .checksums import Sha256State, crc32, crc32_combine
 from .hashing import PipelinedSha256
 
@@ -112,17 +119,21 @@ def status(ticket: Ticket, handler_id: uuid.UUID) -> HandlerStatus:
 
 
 def delete_handler(ticket: Ticket, handler_id: uuid.UUID) -> None:
-    """DeleteUploadHandler: drop the handler and its staged bytes."""
-    with handlers.locked_handler(handler_id, ticket) as handler:
+    """DeleteUploadHandler: drop the handler and its staged bytes.
+
+    Waits for a chunk in progress (at most until its lease runs out).
+    """
+    with leases.exclusively(handler_id, ticket) as handler:
         handlers.delete(handler)
 
 
 class ChunkAppend:
     """One UploadFileChunk in progress, from before its first byte to its answer.
 
-    Use as a context manager: entering locks the handler; :meth:`write` takes
-    the chunk's bytes as they arrive; :meth:`commit` decides and records.
-    Leaving without a commit cuts the written bytes off again.
+    Use as a context manager: entering leases the handler (waiting while
+    another request has it); :meth:`write` takes the chunk's bytes as they
+    arrive; :meth:`commit` decides and records. Leaving without a commit cuts
+    the written bytes off again and ends the lease.
 
     A complete handler accepts no bytes, but a resend of its last chunk is
     recognised (by length and CRC) and answered as the original was.
@@ -133,8 +144,8 @@ class ChunkAppend:
         self.handler_id = handler_id
         self.length = 0
         self._crc = 0
-        self._exit = ExitStack()
         self._staged: StagedFile | None = None
+        self._leased = False
         self._failure: Exception | None = None
         config = get_config()
         self._max_chunk: int = config["MAX_CHUNK_SIZE"]
@@ -142,40 +153,54 @@ class ChunkAppend:
         self._room = limits.Room(None)  # the staging quotas (see .limits)
 
     def __enter__(self) -> ChunkAppend:
-        with ExitStack() as stack:
-            locked = handlers.locked_handler(self.handler_id, self.ticket)
-            self.handler = stack.enter_context(locked)
-            state = self.handler.state
-            if state == State.FINALIZED:
-                raise UploadHandlerNotFound
-            if state == State.OPEN:
+        self.handler = leases.acquire(self.handler_id, self.ticket)
+        self._leased = True
+        try:
+            if self.handler.state == State.OPEN:
                 self._room = limits.chunk_room(self.handler)
-                self._open_staged(stack)
-            self._exit = stack.pop_all()
+                self._open_staged()
+        except BaseException:
+            self._end()
+            raise
         return self
 
-    def _open_staged(self, stack: ExitStack) -> None:
-        staged = get_staging().open(str(self.handler.id), create=False)
-        if staged is None or staged.size < self.handler.committed_size:
+    def _open_staged(self) -> None:
+        handler = self.handler
+        try:
+            staged = get_staging().open(str(handler.id), create=False,
+                                        fence=handler.lease_generation)
+        except StagingFenced:
+            self._failure = _TakenOver()  # we were that slow: answered in commit()
+            return
+        if staged is None or staged.size < handler.committed_size:
             if staged is not None:
                 staged.close()
-            raise StagingError(f"staged bytes of upload handler {self.handler.id} are missing")
-        stack.callback(staged.close)
-        if staged.size > self.handler.committed_size:
+            raise StagingError(f"staged bytes of upload handler {handler.id} are missing")
+        self._staged = staged
+        if staged.size > handler.committed_size:
             logger.warning(
                 "upload handler %s: cutting %d uncommitted bytes left by an interrupted append",
-                self.handler.id, staged.size - self.handler.committed_size,
+                handler.id, staged.size - handler.committed_size,
             )
-        staged.truncate(self.handler.committed_size)
-        self._base = self.handler.committed_size  # where a cut back returns to
-        self._staged = staged
-        self._sha = PipelinedSha256(Sha256State(bytes(self.handler.sha256_state) or None))
+        staged.truncate(handler.committed_size)
+        self._base = handler.committed_size  # where a cut back returns to
+        self._sha = PipelinedSha256(Sha256State(bytes(handler.sha256_state) or None))
 
     def __exit__(self, *exc_info: object) -> None:
+        self._cut_back()  # not committed: whatever this request wrote must not survive
+        self._end()
+
+    def _end(self) -> None:
         if self._staged is not None:
-            # Not committed: whatever this request wrote must not survive.
-            self._cut_back()
-        self._exit.__exit__(*exc_info)
+            self._staged.close()
+            self._staged = None
+        if self._leased:
+            self._leased = False
+            try:
+                leases.release(self.handler)
+            except DatabaseError:
+                # The lease runs out by itself; the next request just waits for it.
+                logger.exception("upload handler %s: cannot end the lease", self.handler_id)
 
     def write(self, data: bytes | memoryview) -> None:
         """Take the next bytes of the chunk."""
@@ -194,6 +219,8 @@ class ChunkAppend:
                 self._staged.write(data)
                 self._sha.update(data)
                 return
+            except StagingFenced:
+                self._failure = _TakenOver()
             except StagingError as exc:
                 self._failure = _staging_failure(exc)
         self._cut_back()
@@ -201,6 +228,8 @@ class ChunkAppend:
     def commit(self, expected_crc: int, last_chunk: bool, chunk_offset: int | None) -> ChunkResult:
         """Decide about the chunk received; raises ProtocolError to refuse it."""
         handler = self.handler
+        if isinstance(self._failure, _TakenOver):
+            return self._after_take_over(chunk_offset)
         if self._failure is not None:
             raise self._failure
         if self.length > self._max_chunk:
@@ -212,7 +241,10 @@ class ChunkAppend:
                 return self._result()
             raise UploadAlreadyComplete
         if chunk_offset is None or chunk_offset == handler.committed_size:
-            return self._append(last_chunk)
+            try:
+                return self._record(last_chunk)
+            except _TakenOver:
+                return self._after_take_over(chunk_offset)
         self._cut_back()
         if chunk_offset == handler.committed_size - self.length and self._is_last_chunk_again(
             chunk_offset
@@ -224,13 +256,8 @@ class ChunkAppend:
         self._cut_back()
         handler, received, length = self.handler, self._crc, self.length
         logger.info("upload handler %s: CRC mismatch, %d bytes refused", handler.id, length)
-        transaction.on_commit(
-            lambda: signals.crc_mismatch.send(
-                UploadHandler, handler=handler, expected=expected_crc, received=received,
-                length=length,
-            ),
-            using=handlers.db_alias(),
-        )
+        signals.crc_mismatch.send(UploadHandler, handler=handler, expected=expected_crc,
+                                  received=received, length=length)
         return ChunkResult(accepted=False)
 
     def _is_last_chunk_again(self, chunk_offset: int | None) -> bool:
@@ -244,39 +271,73 @@ class ChunkAppend:
             and last.length == self.length and last.crc32 == self._crc
         )
 
-    def _append(self, last_chunk: bool) -> ChunkResult:
-        handler = self.handler
+    def _after_take_over(self, chunk_offset: int | None) -> ChunkResult:
+        """Our lease was taken over (we were too slow): nothing of ours was appended.
+
+        Answered from where the handler stands now: the resend of a chunk
+        that another request appended meanwhile is a success, as after a lost
+        answer; anything else is an offset mismatch with the committed size.
+        """
+        self._staged, staged = None, self._staged  # another request's bytes now
+        if staged is not None:
+            staged.close()
+        self._leased = False
+        logger.warning("upload handler %s: lease taken over, %d bytes refused",
+                       self.handler_id, self.length)
+        with handlers.locked_handler(self.handler_id, self.ticket) as handler:
+            self.handler = handler
+            if handler.state not in (State.OPEN, State.COMPLETE):
+                raise UploadHandlerNotFound
+            if self._is_last_chunk_again(chunk_offset):
+                return self._result()
+            raise OffsetMismatch(handler.committed_size)
+
+    def _record(self, last_chunk: bool) -> ChunkResult:
+        with transaction.atomic(using=handlers.db_alias()):
+            values = self._append(last_chunk)
+        for name, value in values.items():  # committed: the instance follows
+            setattr(self.handler, name, value)
+        self._announce(self._chunk, last_chunk)
+        return self._result()
+
+    def _append(self, last_chunk: bool) -> dict[str, object]:
+        """The ledger row, the fsync and the new size; the values written.
+
+        Runs inside the commit's transaction and returns before the commit
+        (a crash test pauses right after it). The disk writes the tail while
+        the ledger row goes in, and the helper thread finishes the SHA-256
+        while the fsync waits for the disk.
+        """
+        handler, alias = self.handler, handlers.db_alias()
         limits.check_chunk(handler, self.length)
-        # The disk writes the tail while the ledger row goes in, and the helper
-        # thread finishes the SHA-256 while the fsync waits for the disk. A
-        # failure anywhere before the commit rolls the statements back and
-        # (in __exit__) cuts the bytes off again.
         self._staged.start_sync()
         now = timezone.now()
-        alias = handlers.db_alias()
-        chunk = Chunk(
-            handler=handler, index=handler.chunk_count, offset=handler.committed_size,
-            length=self.length, crc32=self._crc,
+        self._chunk = prepared.insert_chunk(
+            handler.id, handler.chunk_count, handler.committed_size, self.length, self._crc,
+            now, alias,
         )
-        prepared.insert(chunk, alias)  # Chunk.objects.create, without compiling it each time
         try:
             self._staged.sync()  # durable before the commit
         except StagingError as exc:
             raise _staging_failure(exc) from exc
-        handler.crc32 = crc32_combine(handler.crc32, self._crc, self.length)
-        handler.committed_size += self.length
-        handler.chunk_count += 1
-        handler.sha256_state = self._sha.state().to_bytes()
-        handler.last_activity_at = now
-        fields = ["crc32", "committed_size", "chunk_count", "sha256_state", "last_activity_at"]
+        values: dict[str, object] = {
+            "crc32": crc32_combine(handler.crc32, self._crc, self.length),
+            "committed_size": handler.committed_size + self.length,
+            "chunk_count": handler.chunk_count + 1,
+            "sha256_state": self._sha.state().to_bytes(),
+            "last_activity_at": now,
+            "lease_expires_at": None,  # the lease ends with the commit
+        }
         if last_chunk:
-            handler.state = State.COMPLETE
-            handler.completed_at = now
-            fields += ["state", "completed_at"]
-        prepared.update(handler, fields, alias)  # handler.save(update_fields=fields)
-        self._staged = None  # nothing to cut back any more: the commit follows
-        transaction.on_commit(lambda: self._announce(chunk, last_chunk), using=handlers.db_alias())
-        return self._result()
+            values.update(state=State.COMPLETE, completed_at=now)
+        if not prepared.update_leased(handler.id, handler.lease_generation, values, alias,
+                                      state=State.OPEN):
+            raise _TakenOver  # rolls the ledger row back
+        # Committed from here on (unless the commit itself fails): nothing to
+        # cut back, no lease to end.
+        self._staged.close()
+        self._staged, self._leased = None, False
+        return values
 
     def _announce(self, chunk: Chunk, last_chunk: bool) -> None:
         signals.chunk_accepted.send(UploadHandler, handler=self.handler, chunk=chunk)
@@ -298,9 +359,15 @@ class ChunkAppend:
         if self._staged is not None:
             try:
                 self._staged.truncate(self._base)
+            except StagingFenced:
+                pass  # another request has the bytes now: they are its to cut
             except StagingError:
-                # The next request that locks the handler cuts them off.
+                # The next request that leases the handler cuts them off.
                 logger.exception("upload handler %s: cannot cut back staged bytes", self.handler.id)
+
+
+class _TakenOver(Exception):
+    """Our lease was taken over by another request (internal to the append)."""
 
 
 def _staging_failure(exc: StagingError) -> Exception:

@@ -13,7 +13,7 @@ class UploadHandler(models.Model):
 
     ``committed_size`` is the offset clients see: every staged byte below it
     was acknowledged; bytes beyond it are leftovers of an interrupted append
-    and are cut off by the next request that locks the handler.
+    and are cut off by the next request that leases the handler.
     """
 
     class State(models.TextChoices):
@@ -40,6 +40,11 @@ class UploadHandler(models.Model):
     last_activity_at = models.DateTimeField(db_index=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     finalized_at = models.DateTimeField(null=True, blank=True)
+    # The lease of the request that has the staged bytes (engine/leases.py):
+    # the generation fences out every earlier holder; the expiry lets another
+    # request take the handler over from one that stalled or vanished.
+    lease_generation = models.BigIntegerField(default=0, editable=False)
+    lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     # What a finalize produced, so that repeating it answers the same ids.
     destination = models.CharField(max_length=4200, blank=True, editable=False)
     version = models.ForeignKey(

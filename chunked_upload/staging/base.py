@@ -1,8 +1,22 @@
 """The interface between the upload engine and wherever staged bytes live.
 
-The engine holds the handler's database row lock around every call here; a
-backend may add its own lock (the local one takes ``flock``) but must never
-rely on it alone, since only the database serialises across hosts.
+The engine holds no database lock while a chunk's bytes arrive: it holds a
+*lease* on the handler (see :mod:`chunked_upload.engine.leases`), recorded in
+the database with a generation number that grows with every lease. It passes
+that generation to :meth:`StagingBackend.open` as the ``fence``, and a backend
+must honour it: once a key has been opened with a fence, every change
+(``truncate``, ``write``) through a file opened with a lower fence raises
+:class:`StagingFenced` and changes nothing, and opening with a lower fence
+than the highest seen raises it too. That is what guarantees that a request
+whose lease was taken over (it stalled past the lease timeout, yet its worker
+still runs) can never write into bytes that another request commits. The
+engine checks the generation again in the transaction that commits, so a
+backend need not fence ``sync`` or reads.
+
+Interface changes in this version (for backend authors): ``open`` takes
+``fence``; :class:`StagingFenced` is new; a :class:`StagedFile` no longer
+implies a lock held while it is open (the local backend locks per write);
+``open_read`` is gone (nothing read staged bytes through it).
 """
 
 from __future__ import annotations
@@ -10,7 +24,6 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterator
 from datetime import datetime
-from typing import BinaryIO
 
 from django.core.files.storage import Storage
 
@@ -26,8 +39,12 @@ class StagingError(ChunkedUploadError):
         self.errno = errno
 
 
+class StagingFenced(StagingError):
+    """A newer lease holder has opened the key: this file may change nothing more."""
+
+
 class StagedFile(abc.ABC):
-    """The open, locked staged bytes of one handler."""
+    """The open staged bytes of one handler, as one lease holder sees them."""
 
     @property
     @abc.abstractmethod
@@ -57,7 +74,7 @@ class StagedFile(abc.ABC):
 
     @abc.abstractmethod
     def close(self) -> None:
-        """Release the file and its lock."""
+        """Release the file."""
 
     def __enter__(self) -> StagedFile:
         return self
@@ -70,12 +87,14 @@ class StagingBackend(abc.ABC):
     """Where upload handlers keep their bytes; one key per handler."""
 
     @abc.abstractmethod
-    def open(self, key: str, *, create: bool) -> StagedFile | None:
-        """Open and lock the staged bytes of ``key``; None if absent and not ``create``."""
+    def open(self, key: str, *, create: bool, fence: int | None = None) -> StagedFile | None:
+        """Open the staged bytes of ``key``; None if absent and not ``create``.
 
-    @abc.abstractmethod
-    def open_read(self, key: str) -> BinaryIO:
-        """A binary file object over the staged bytes, for reading."""
+        With ``fence`` (the caller's lease generation), the caller becomes the
+        key's writer: raises :class:`StagingFenced` if the key was opened with
+        a higher fence, and from now on refuses changes through files opened
+        with a lower one. Without it (creating a key), nothing is fenced.
+        """
 
     @abc.abstractmethod
     def delete(self, key: str) -> int:
