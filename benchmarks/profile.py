@@ -62,7 +62,7 @@ OTHER = "Python: other"
 # perf's shared objects, by name.
 NATIVE = [
     ("kernel (socket and page-cache copies, page faults, fsync)", r"kernel"),
-    ("SHA-256 (OpenSSL)", r"libcrypto"),
+    ("SHA-256 (rehashes or OpenSSL)", r"rehashes|libcrypto"),
     ("CRC-32 (ISA-L)", r"isal"),
     ("libc (memcpy, malloc)", r"libc\.so"),
     ("database driver (native)", r"sqlite|psycopg|libpq"),
