@@ -14,14 +14,16 @@ first upload:
 - ``chunked_upload.W003`` (``--deploy`` only): AuthenticateUser is not throttled,
   django-axes is not installed;
 - ``chunked_upload.W004`` (``--deploy`` only): django-axes does not lock out by
-  user name and by client address, each on its own.
+  user name and by client address, each on its own;
+- ``chunked_upload.W010``: local staging with non-local document storage
+  (see :mod:`chunked_upload.staging.checks`);
 - ``chunked_upload.W201``: SHA-256 runs on the slow pure-Python fallback
   (``rehashes`` missing or failing its start-up vectors), with the rate
   measured on this host.
 
 They are registered in :meth:`chunked_upload.apps.ChunkedUploadConfig.ready`
 under the ``chunked_upload`` tag (``manage.py check --tag chunked_upload``);
-the last two only with ``--deploy``. docs/security.md says what each means.
+W003 and W004 only with ``--deploy``. docs/security.md says what each means.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from django.urls import get_script_prefix
 
 from .conf import get_config
 from .staging import StagingBackend, get_staging
+from .staging.checks import check_staging_for_documents
 
 TAG = "chunked_upload"
 #: Chunk lengths and sizes are stored in 32-bit integer columns.
@@ -239,6 +242,7 @@ def check_sha256_backend(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
 
 
 ALL_CHECKS = (check_chunk_sizes, check_staging_directory, check_document_storage,
-              check_request_size, check_public_media, check_sha256_backend)
+              check_request_size, check_public_media, check_staging_for_documents,
+              check_sha256_backend)
 #: Registered with ``deploy=True``: they concern production only.
 DEPLOY_CHECKS = (check_login_throttling,)

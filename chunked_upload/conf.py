@@ -50,9 +50,14 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     # handler over, and the slow one is refused (see engine/leases.py).
     "CHUNK_LEASE_TIMEOUT": 10,
     "DOWNLOAD_HANDLER_LIFETIME": 1 * DAY,
-    # Where the bytes of open handlers live (None: "<MEDIA_ROOT>/chunked_upload_staging").
-    "STAGING_BACKEND": "chunked_upload.staging.local.LocalStaging",
+    # Where the bytes of open handlers live. None: S3 multipart uploads
+    # (staging.s3.S3Staging) when the document storage is an S3Storage, else
+    # local files (staging.local.LocalStaging) under STAGING_DIR (None:
+    # "<MEDIA_ROOT>/chunked_upload_staging").
+    "STAGING_BACKEND": None,
     "STAGING_DIR": None,
+    # Keyword options of the staging backend (S3Staging: see docs/scale-out.md).
+    "STAGING_OPTIONS": {},
     # The django.core.files.storage.storages alias holding document versions.
     "DOCUMENT_STORAGE": "default",
     "DOCUMENT_STORAGE_PREFIX": "chunked_upload/versions",

@@ -3,6 +3,8 @@ Storage API of the ``STORAGES`` alias named by ``DOCUMENT_STORAGE``."""
 
 from __future__ import annotations
 
+import uuid
+
 from django.core.files.storage import Storage, storages
 
 from .conf import get_config
@@ -11,6 +13,15 @@ from .conf import get_config
 def document_storage() -> Storage:
     """The configured document storage."""
     return storages[get_config()["DOCUMENT_STORAGE"]]
+
+
+def version_name(handler_id: uuid.UUID) -> str:
+    """The document-storage name under which a finalize stores a handler's bytes.
+
+    Known from the handler's creation on, so a staging backend may put the
+    bytes where they will stay (see :mod:`chunked_upload.staging.s3`).
+    """
+    return f"{get_config()['DOCUMENT_STORAGE_PREFIX']}/{handler_id.hex[:2]}/{handler_id.hex}"
 
 
 def read_range(storage: Storage, name: str, offset: int, length: int) -> bytes:

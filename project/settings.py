@@ -2,7 +2,8 @@
 
 SQLite and local disk under ``$DATA_DIR`` (default ``./var``) with no
 configuration; ``DATABASE_URL`` switches to PostgreSQL, and the
-``DOCUMENTS_S3_*`` variables to S3-compatible document storage.
+``DOCUMENTS_S3_*`` variables to S3-compatible document storage (and staging,
+see ``STAGING_BACKEND`` and ``STAGING_S3_PART_SIZE`` below).
 
 Safe by default (docs/security.md): ``DEBUG`` only with ``DJANGO_DEBUG=1``, a
 random secret key made once per data directory unless ``DJANGO_SECRET_KEY``
@@ -161,6 +162,7 @@ if os.environ.get("DOCUMENTS_S3_BUCKET"):
             "endpoint_url": os.environ.get("DOCUMENTS_S3_ENDPOINT_URL"),
             "access_key": os.environ.get("DOCUMENTS_S3_ACCESS_KEY"),
             "secret_key": os.environ.get("DOCUMENTS_S3_SECRET_KEY"),
+            "region_name": os.environ.get("DOCUMENTS_S3_REGION", "us-east-1"),
             "addressing_style": "path",
             "file_overwrite": True,
         },
@@ -170,6 +172,14 @@ CHUNKED_UPLOAD = {
     "STAGING_DIR": DATA_DIR / "staging",
     "DOCUMENT_STORAGE": "documents" if "documents" in STORAGES else "default",
 }
+if os.environ.get("CHUNKED_UPLOAD_HANDLER_SCOPE"):  # "user": resume after a new login
+    CHUNKED_UPLOAD["HANDLER_SCOPE"] = os.environ["CHUNKED_UPLOAD_HANDLER_SCOPE"]
+# With S3 documents, staging is on S3 too (in their bucket) unless
+# STAGING_BACKEND says otherwise; STAGING_S3_* change its options.
+if os.environ.get("STAGING_BACKEND"):
+    CHUNKED_UPLOAD["STAGING_BACKEND"] = os.environ["STAGING_BACKEND"]
+if os.environ.get("STAGING_S3_PART_SIZE"):
+    CHUNKED_UPLOAD["STAGING_OPTIONS"] = {"part_size": int(os.environ["STAGING_S3_PART_SIZE"])}
 
 # The upload endpoints stream their bodies; this only bounds other forms.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440

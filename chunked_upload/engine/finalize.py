@@ -102,13 +102,14 @@ def _store(
                                        new_document_only)
 
     storage = document_storage()
+    staging = get_staging()
     name = handlers.stored_name(handler.id)
     stored = name
     try:
         # Inside the try: a hand-over that fails half-way (storage full) must
         # not leave a partial copy behind.
         _fence_out_earlier_writers(handler)
-        stored = get_staging().hand_over(str(handler.id), storage, name)
+        stored = staging.hand_over(str(handler.id), storage, name)
         version = _create_version(handler, document, user, stored, options)
         handler.state = State.FINALIZED
         handler.finalized_at = timezone.now()
@@ -116,7 +117,7 @@ def _store(
         handler.version = version
         handler.save(update_fields=["state", "finalized_at", "destination", "version"])
     except BaseException:
-        storage.delete(stored)
+        staging.discard_hand_over(str(handler.id), storage, stored)
         raise
 
     def after_commit() -> None:

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from .. import signals
 from ..conf import get_config
-from ..documents import document_storage
+from ..documents import document_storage, version_name
 from ..exceptions import UploadHandlerNotFound
 from ..models import Ticket, UploadHandler
 from ..staging import get_staging
@@ -37,7 +37,7 @@ def db_alias() -> str:
 
 def stored_name(handler_id: uuid.UUID) -> str:
     """The document-storage name under which a finalize stores this handler's bytes."""
-    return f"{get_config()['DOCUMENT_STORAGE_PREFIX']}/{handler_id.hex[:2]}/{handler_id.hex}"
+    return version_name(handler_id)
 
 
 def expires_at(handler: UploadHandler) -> datetime:

@@ -2,6 +2,7 @@
 
 from .documents import Document, DocumentVersion, Folder
 from .handlers import Chunk, DownloadHandler, UploadHandler
+from .staging import S3StagedSegment, S3StagedUpload
 from .tickets import Ticket
 
 __all__ = [
@@ -10,6 +11,8 @@ __all__ = [
     "DocumentVersion",
     "DownloadHandler",
     "Folder",
+    "S3StagedSegment",
+    "S3StagedUpload",
     "Ticket",
     "UploadHandler",
 ]

@@ -109,6 +109,16 @@ class StagingBackend(abc.ABC):
         (after a crash) must succeed and give the same content.
         """
 
+    def discard_hand_over(self, key: str, storage: Storage, name: str) -> None:
+        """Undo :meth:`hand_over` for a finalize that failed after it.
+
+        By default the stored copy is deleted: the staged bytes are still in
+        place for a retry. A backend whose hand-over turned the staged bytes
+        into the stored object itself (no copy) keeps that object instead, and
+        its next :meth:`hand_over` for the same key finds it there.
+        """
+        storage.delete(name)
+
     @abc.abstractmethod
     def keys(self) -> Iterator[tuple[str, int]]:
         """Every staged key with its size, for sweeping leftovers."""

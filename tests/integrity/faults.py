@@ -33,7 +33,10 @@ POINTS: dict[str, tuple[str, str | None, str, str]] = {
 def install(directory: str | os.PathLike[str]) -> None:
     """Wrap every point's function (in a server worker)."""
     directory = Path(directory)
-    for point, (module_name, class_name, function_name, when) in POINTS.items():
+    points = dict(POINTS)
+    if os.environ.get("DOCUMENTS_S3_BUCKET"):  # the site stages on S3 (see tests/integrity/s3.py)
+        points["staged-removal"] = ("chunked_upload.staging.s3", "S3Staging", "delete", "before")
+    for point, (module_name, class_name, function_name, when) in points.items():
         owner: Any = importlib.import_module(module_name)
         if class_name:
             owner = getattr(owner, class_name)

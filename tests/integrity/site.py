@@ -23,6 +23,7 @@ import gunicorn
 from .client import SrvClient
 from .database import PASSWORD, REPO, USERNAME, SiteDatabase, manage, site_env
 from .faults import Faults
+from .s3 import S3Place, StagedOnS3
 
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 # gunicorn 27's control socket is one path per user: parallel servers would clash.
@@ -40,7 +41,7 @@ class DemoSite:
     """The demo site with its own data and database, served by gunicorn."""
 
     def __init__(self, data_dir: Path, database: SiteDatabase, *, workers: int = 4,
-                 threads: int = 4) -> None:
+                 threads: int = 4, s3: S3Place | None = None) -> None:
         self.data_dir = data_dir
         self.database = database
         self.workers, self.threads = workers, threads
@@ -48,6 +49,10 @@ class DemoSite:
         self.faults = Faults(data_dir / "faults")
         self.env = site_env(data_dir, database.url)
         self.env["INTEGRITY_FAULTS_DIR"] = str(self.faults.directory)
+        # Documents and staging in a bucket: nothing of an upload on this host's disk.
+        self.s3 = s3
+        if s3 is not None:
+            self.env.update(s3.env())
         self.process: subprocess.Popen[bytes] | None = None
         self.pgid = 0
         self._ticket: str | None = None
@@ -195,18 +200,24 @@ class DemoSite:
         self.wait_for(lambda: staged.stat().st_size > start, what="the chunk being staged")
         return sent
 
-    def staged_path(self, handler: str) -> Path:
+    def staged_path(self, handler: str) -> Path | StagedOnS3:
+        if self.s3 is not None:
+            return self.s3.staged(self.database, handler)
         key = str(handler)
         return self.data_dir / "staging" / key[:2] / f"{key}.part"
 
     def staged_files(self) -> dict[str, int]:
         """Every staged file (by handler id) with its size."""
+        if self.s3 is not None:
+            return self.s3.staged_files(self.database)
         root = self.data_dir / "staging"
         return {path.name.removesuffix(".part"): path.stat().st_size
                 for path in root.glob("*/*.part")} if root.is_dir() else {}
 
     def stored_files(self) -> dict[str, str]:
         """Every file in document storage (by storage name) with its SHA-256."""
+        if self.s3 is not None:
+            return self.s3.stored_files()
         media = self.data_dir / "media"
         root = self.data_dir / VERSIONS
         if not root.is_dir():
@@ -233,3 +244,5 @@ class DemoSite:
             # Bytes past the committed size are a crash's leftovers, cut off
             # by the next request; bytes missing below it would be a loss.
             assert live[key] >= committed, f"handler {key} lost staged bytes"
+        if self.s3 is not None:
+            self.s3.assert_owned(db, set(rows))
