@@ -38,6 +38,7 @@ from isal.isal_zlib import crc32
 from . import report
 from .servers import Gunicorn, WorkerCost, prepare_site
 from .srvclient import BASE64, MULTIPART, SOAP, BenchmarkError, Connection, Srv, floor_upload
+from .tus import TusServer
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 USER, PASSWORD = "bench", "bench-password"
@@ -70,6 +71,7 @@ CASES = {
 # The issue's targets and the largest chunk (for memory); SOAP on request (--cases),
 # so that a default run stays within minutes.
 DEFAULT_CASES = [name for name in CASES if not name.startswith("soap-")]
+CLIENTS_CASES = ["multipart-1MiB", "multipart-8MiB"]  # the concurrency mode's
 
 
 @dataclass
@@ -87,6 +89,11 @@ class Run:
     cache_floor_mbps: float | None = None  # --cache-floor: the floor without fsync
     django_floor_mbps: float | None = None  # --django-floor: the floor behind Django
     django_floor_ratio: float | None = None  # ... divided by the floor run of the pair
+    django_floor_cpu_s_per_gib: float | None = None
+    app_cpu_ms_per_chunk: float | None = None  # ours' worker CPU beyond it, per chunk
+    tus_mbps: float | None = None  # --tus: @tus/server, timed before the pair
+    tus_ratio: float | None = None  # ours divided by it
+    tus_cpu_s_per_gib: float | None = None
 
 
 @dataclass
@@ -114,6 +121,10 @@ def parse_size(text: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     cases = [CASES[name] for name in args.cases.split(",")]
+    if args.clients:
+        from . import concurrency  # which builds on this module
+
+        return concurrency.run(args, cases, USER, PASSWORD)
     print(f"generating {args.size / MiB:.0f} MiB of random data ...", file=sys.stderr)
     source = Source(os.urandom(args.size))
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="ingest-bench-")).resolve()
@@ -145,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
                                   data_dir / f"{name}-floor.log")
                 servers.append(server)
                 references[name] = (server, directory)
+        if args.tus:
+            references["tus"] = tus = TusServer(data_dir / "tus", data_dir / "tus.log")
+            servers.append(tus)
         runs, downloads = _measure(args, cases, source, ours, floor, references, data_dir)
     except BenchmarkError as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
@@ -164,11 +178,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=parse_size, default=GiB,
                         help="bytes per upload, e.g. 1GiB, 256MiB (default 1GiB)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (2)")
+    parser.add_argument("--workers", type=int, help="gunicorn sync workers (2; 4 with --clients)")
+    parser.add_argument("--clients", help="N uploads at once, e.g. 1,8,32: the concurrency "
+                        "mode (benchmarks/concurrency.py), --size split over the clients")
     parser.add_argument("--repeat", type=int, default=3, help="measured repetitions (3)")
-    parser.add_argument("--cases", default=",".join(DEFAULT_CASES),
-                        help=f"comma-separated, of: {', '.join(CASES)} "
-                        f"(default: {','.join(DEFAULT_CASES)})")
+    parser.add_argument("--cases", help=f"comma-separated, of: {', '.join(CASES)} (default: "
+                        f"{','.join(DEFAULT_CASES)}; with --clients: {','.join(CLIENTS_CASES)})")
     parser.add_argument("--download-chunk", type=parse_size, default=8 * MiB,
                         help="DownloadFileChunk size (8MiB)")
     parser.add_argument("--database-url", help="PostgreSQL instead of SQLite in DATA_DIR")
@@ -180,7 +195,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--django-floor", action="store_true",
                         help="also time the floor behind the demo site's Django and a DRF view "
                         "(benchmarks/django_floor), for reference")
+    parser.add_argument("--tus", action="store_true",
+                        help="also time @tus/server with its file store (benchmarks/tus.py; "
+                        "needs `npm ci --prefix benchmarks/tus`), a peer")
     args = parser.parse_args(argv)
+    args.workers = args.workers or (4 if args.clients else 2)
+    args.cases = args.cases or ",".join(CLIENTS_CASES if args.clients else DEFAULT_CASES)
     unknown = set(args.cases.split(",")) - set(CASES)
     if unknown or args.size < 1 or args.repeat < 1 or args.workers < 1:
         parser.error(f"bad arguments (unknown cases: {sorted(unknown)})")
@@ -201,7 +221,8 @@ def _measure(args, cases, source, ours, floor, references, data_dir):
     srv = Srv(ours.port)
     ticket = srv.log_in(USER, PASSWORD)
     floor_conn = Connection(floor.port)
-    others = {name: (Connection(server.port), directory)
+    tus = references.pop("tus", None)
+    others = {name: (server, Connection(server.port), directory)
               for name, (server, directory) in references.items()}
     view = memoryview(source.data)
     runs: dict[str, list[Run]] = {case.name: [] for case in cases}
@@ -211,10 +232,16 @@ def _measure(args, cases, source, ours, floor, references, data_dir):
         label = "warm-up" if rep == 0 else f"run {rep}/{args.repeat}"
         for case in cases:
             name = f"{case.name}-{rep}"
-            reference_seconds = {}
-            for other, (conn, directory) in others.items():
+            reference_seconds, reference_cost = {}, {}
+            for other, (server, conn, directory) in others.items():
+                probe = server.probe()
                 reference_seconds[other] = floor_upload(conn, name, view, case.chunk_size)
+                reference_cost[other] = probe.finish()
                 _check_floor(directory / name, args.size)
+            if tus is not None:
+                probe = tus.probe()
+                reference_seconds["tus"] = tus.upload(view, case.chunk_size)
+                tus_cost = probe.finish()
             probe = floor.probe()
             floor_seconds = floor_upload(floor_conn, name, view, case.chunk_size)
             floor_cost = probe.finish()
@@ -241,6 +268,14 @@ def _measure(args, cases, source, ours, floor, references, data_dir):
             if "django" in reference_seconds:
                 run.django_floor_mbps = args.size / reference_seconds["django"] / 1e6
                 run.django_floor_ratio = floor_seconds / reference_seconds["django"]
+                django_cpu = reference_cost["django"].cpu_seconds
+                run.django_floor_cpu_s_per_gib = django_cpu * GiB / args.size
+                chunks = -(-args.size // case.chunk_size)
+                run.app_cpu_ms_per_chunk = (cost.cpu_seconds - django_cpu) * 1e3 / chunks
+            if "tus" in reference_seconds:
+                run.tus_mbps = args.size / reference_seconds["tus"] / 1e6
+                run.tus_ratio = reference_seconds["tus"] / upload.seconds
+                run.tus_cpu_s_per_gib = tus_cost.cpu_seconds * GiB / args.size
             print(f"{label:>9} {case.name:<17} ours {run.ours_mbps:7.1f} MB/s  floor "
                   f"{run.floor_mbps:7.1f} MB/s  ratio {run.ratio:5.2f}  finalize "
                   f"{run.finalize_ms:6.1f} ms  rss +{run.peak_rss_mib - run.idle_rss_mib:.1f} "
@@ -249,7 +284,7 @@ def _measure(args, cases, source, ours, floor, references, data_dir):
                 runs[case.name].append(run)
     srv.close()
     floor_conn.close()
-    for conn, _ in others.values():
+    for _, conn, _ in others.values():
         conn.close()
     return runs, downloads
 

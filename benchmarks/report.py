@@ -28,6 +28,11 @@ def summarize(args: Any, cases: list, runs: dict, downloads: list[float]) -> dic
             "cache_floor_mbps": _median_of(case_runs, "cache_floor_mbps"),
             "django_floor_mbps": _median_of(case_runs, "django_floor_mbps"),
             "django_floor_ratio": _median_of(case_runs, "django_floor_ratio"),
+            "django_floor_cpu_s_per_gib": _median_of(case_runs, "django_floor_cpu_s_per_gib"),
+            "app_cpu_ms_per_chunk": _median_of(case_runs, "app_cpu_ms_per_chunk"),
+            "tus_mbps": _median_of(case_runs, "tus_mbps"),
+            "tus_ratio": _median_of(case_runs, "tus_ratio"),
+            "tus_cpu_s_per_gib": _median_of(case_runs, "tus_cpu_s_per_gib"),
             "ratio": ratio, "target": case.target,
             "meets_target": None if case.target is None else ratio >= case.target,
             "idle_rss_mib": worst.idle_rss_mib, "peak_rss_mib": worst.peak_rss_mib,
@@ -87,7 +92,13 @@ def table(report: dict) -> str:
                f"  [floor without fsync: {row['cache_floor_mbps']:.0f} MB/s]")
             + ("" if row["django_floor_mbps"] is None else
                f"  [floor behind Django: {row['django_floor_mbps']:.0f} MB/s, "
-               f"ratio {row['django_floor_ratio']:.2f}]")
+               f"ratio {row['django_floor_ratio']:.2f}, ours / it "
+               f"{row['django_floor_ratio'] and row['ratio'] / row['django_floor_ratio']:.2f}, "
+               f"CPU {row['django_floor_cpu_s_per_gib']:.2f} s/GiB; app CPU beyond it "
+               f"{row['app_cpu_ms_per_chunk']:.2f} ms/chunk]")
+            + ("" if row["tus_mbps"] is None else
+               f"  [@tus/server: {row['tus_mbps']:.0f} MB/s, {row['tus_cpu_s_per_gib']:.2f} CPU "
+               f"s/GiB; ours / tus {row['tus_ratio']:.2f}]")
         )
     download = report["download"]
     if download["mbps"] is not None:

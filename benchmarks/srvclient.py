@@ -37,9 +37,20 @@ class Connection:
     def post(self, path: str, content_type: str, head: bytes,
              body: bytes | memoryview = b"", tail: bytes = b"") -> bytes:
         """POST head + body + tail; return the answer's body (HTTP 200 only)."""
+        status, _, answer = self.request("POST", path, {"Content-Type": content_type},
+                                         head, body, tail)
+        if status != 200:
+            raise BenchmarkError(f"POST {path}: HTTP {status}: {answer[:300]!r}")
+        return answer
+
+    def request(self, method: str, path: str, headers: dict[str, str], head: bytes = b"",
+                body: bytes | memoryview = b"", tail: bytes = b"",
+                ) -> tuple[int, http.client.HTTPMessage, bytes]:
+        """Any request, head + body + tail; the answer's status, headers and body."""
         conn = self.http
-        conn.putrequest("POST", path, skip_accept_encoding=True)
-        conn.putheader("Content-Type", content_type)
+        conn.putrequest(method, path, skip_accept_encoding=True)
+        for name, value in headers.items():
+            conn.putheader(name, value)
         conn.putheader("Content-Length", str(len(head) + len(body) + len(tail)))
         conn.endheaders(head)
         if body:
@@ -47,10 +58,7 @@ class Connection:
         if tail:
             conn.send(tail)
         response = conn.getresponse()
-        answer = response.read()
-        if response.status != 200:
-            raise BenchmarkError(f"POST {path}: HTTP {response.status}: {answer[:300]!r}")
-        return answer
+        return response.status, response.headers, response.read()
 
     def close(self) -> None:
         self.http.close()
@@ -94,8 +102,9 @@ class Srv:
         return self.call("AuthenticateUser", UID=uid, PWD=pwd).attrib["ticket"]
 
     def upload(self, ticket: str, data: memoryview, chunk_size: int, encoding: str,
-               path: str) -> Upload:
-        """The whole workflow for one file: handler, chunks, finalize."""
+               path: str, latencies: list[float] | None = None) -> Upload:
+        """The whole workflow for one file: handler, chunks, finalize (each chunk's
+        round trip appended to ``latencies``, if given)."""
         encoded = self._encode_all(data, chunk_size) if encoding == BASE64 else None
         started = time.perf_counter()
         answer = self.call("CreateUploadHandler", authenticationTicket=ticket,
@@ -112,7 +121,10 @@ class Srv:
             fields = {"authenticationTicket": ticket, "uploadHandler": handler,
                       "chunkHEXCRC": f"{crc32(chunk):X}", "lastChunk": "true" if last else "false"}
             body = chunk if encoded is None else encoded[offset // chunk_size]
+            sent = time.perf_counter()
             attrib = _ok("UploadFileChunk", send(fields, body)).attrib
+            if latencies is not None:
+                latencies.append(time.perf_counter() - sent)
             if attrib.get("tryagain") != "false" or int(attrib["offset"]) != offset + len(chunk):
                 raise BenchmarkError(f"chunk at {offset} not accepted: {attrib}")
             file_crc = int(attrib["filehexcrc"], 16) if last else None
@@ -171,25 +183,39 @@ class Srv:
                                               pybase64.b64encode(chunk), tail))
         return answer.find(".//{http://tempuri.org/}UploadFileChunkResult/root")
 
-    def download(self, ticket: str, path: str, chunk_size: int) -> tuple[bytes, float]:
+    def download(self, ticket: str, path: str, chunk_size: int) -> tuple[bytearray, float]:
         """Read a document back through DownloadFileChunk; (content, seconds)."""
         started = time.perf_counter()
         answer = self.call("GetDownloadHandler", AuthenticationTicket=ticket, Path=path,
                            PreferedChunkSize=chunk_size).attrib
         size, handler = int(answer["Size"]), answer["downloadhandler"]
-        content, offset = bytearray(), 0
+        content, offset = bytearray(size), 0
         while offset < size:
-            root = self.call("DownloadFileChunk", authenticationTicket=ticket,
-                             DownloadHandler=handler, StartOffset=offset, ChunkSize=chunk_size)
-            piece = pybase64.b64decode(root.text or "", validate=True)
-            if f"{crc32(piece):X}" != root.attrib["chunkCRC32"]:
+            attrib, text = self._download_chunk(authenticationTicket=ticket,
+                                                DownloadHandler=handler, StartOffset=offset,
+                                                ChunkSize=chunk_size)
+            piece = pybase64.b64decode(text, validate=True)
+            if f"{crc32(piece):X}" != attrib["chunkCRC32"]:
                 raise BenchmarkError(f"downloaded chunk at {offset} does not match its CRC")
-            content += piece
+            if not piece or offset + len(piece) > size:
+                raise BenchmarkError(f"chunk of {len(piece)} bytes at {offset} of {size}")
+            content[offset:offset + len(piece)] = piece
             offset += len(piece)
-            if not piece:
-                raise BenchmarkError(f"empty chunk at {offset} of {size}")
         self.call("DeleteDownloadHandler", authenticationTicket=ticket, DownloadHandler=handler)
-        return bytes(content), time.perf_counter() - started
+        return content, time.perf_counter() - started
+
+    def _download_chunk(self, **params: object) -> tuple[dict[str, str], memoryview]:
+        # A lean reader, as the sender is lean: the root's attributes are parsed, its
+        # Base64 text is decoded from the answer's bytes, never made a str.
+        answer = self.conn.post(f"{self.prefix}/DownloadFileChunk",
+                                "application/x-www-form-urlencoded", urlencode(params).encode())
+        start = answer.index(b">", answer.index(b"<", answer.index(b"?>") + 2)) + 1
+        if answer[start - 2:start] == b"/>":
+            root, text = ET.fromstring(answer), memoryview(b"")
+        else:
+            root = ET.fromstring(answer[:start - 1] + b"/>")
+            text = memoryview(answer)[start:answer.rindex(b"</")]
+        return _ok("DownloadFileChunk", root).attrib, text
 
     def close(self) -> None:
         self.conn.close()

@@ -39,8 +39,10 @@ import zlib
 
 try:
     from isal.isal_zlib import crc32 as _crc32_impl
+    from isal.isal_zlib import crc32_combine as _crc32_combine_impl
 except ImportError:  # pragma: no cover - depends on the environment
     _crc32_impl = zlib.crc32
+    _crc32_combine_impl = None
 
 BytesLike = bytes | bytearray | memoryview
 _MASK = 0xFFFFFFFF
@@ -81,6 +83,8 @@ def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
     _check_crc(crc1, crc2)
     if len2 < 0:
         raise ValueError("len2 must be non-negative")
+    if _crc32_combine_impl is not None:  # ISA-L's C (zlib's algorithm): once per chunk
+        return _crc32_combine_impl(crc1, crc2, len2)
     return _multmodp(_zeros_operator(len2), crc1) ^ crc2
 
 

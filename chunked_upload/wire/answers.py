@@ -2,33 +2,44 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from ..exceptions import ProtocolError
 
+try:  # the [fast] extra: several times the standard library's encoding rate
+    from pybase64 import b64encode
+except ImportError:  # pragma: no cover - pybase64 is an optional accelerator
+    from base64 import b64encode
+
 
 class Base64Text:
     """Binary content carried Base64-encoded as an answer's text.
 
-    Encoded lazily, piece by piece, so a streaming renderer never holds the
-    encoded form whole; ``str()`` gives all of it for renderers that need it.
+    Encoded lazily, piece by piece, into bytes, so a streaming renderer never
+    holds the encoded form whole and never makes a ``str`` of it: the Base64
+    alphabet holds nothing XML escapes, so the pieces are written as they are.
+    ``str()`` gives all of it for renderers that need text.
     """
 
-    PIECE = 3 * (1 << 16)  # a multiple of 3: pieces encode without padding
+    # 768 KiB in, 1 MiB out: a handful of large writes per chunk, memory flat.
+    # A multiple of 3, so that no piece but the last is padded.
+    PIECE = 3 << 18
 
     def __init__(self, data: bytes) -> None:
         self.data = data
 
-    def __iter__(self) -> Iterator[str]:
+    def __bool__(self) -> bool:
+        return bool(self.data)
+
+    def __iter__(self) -> Iterator[bytes]:
         view = memoryview(self.data)
         for start in range(0, len(view), self.PIECE):
-            yield base64.b64encode(view[start:start + self.PIECE]).decode("ascii")
+            yield b64encode(view[start:start + self.PIECE])
 
     def __str__(self) -> str:
-        return base64.b64encode(self.data).decode("ascii")
+        return b64encode(self.data).decode("ascii")
 
 
 @dataclass

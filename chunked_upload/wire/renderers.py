@@ -14,7 +14,7 @@ from xml.sax.saxutils import XMLGenerator
 
 from rest_framework.renderers import BaseRenderer
 
-from .answers import Answer
+from .answers import Answer, Base64Text
 
 XML_DECLARATION = b'<?xml version="1.0" encoding="utf-8"?>\n'
 
@@ -22,7 +22,9 @@ XML_DECLARATION = b'<?xml version="1.0" encoding="utf-8"?>\n'
 def iter_answer(answer: Answer) -> Iterator[bytes]:
     """The serialized answer, in pieces."""
     buffer = io.BytesIO()
-    xml = XMLGenerator(buffer, encoding="utf-8", short_empty_elements=True)
+    # A Base64 text is written without the serializer, so the start tag must be
+    # closed at once: ``<root …/>`` only for an answer without content.
+    xml = XMLGenerator(buffer, encoding="utf-8", short_empty_elements=not answer.text)
 
     def flush() -> bytes:
         data = buffer.getvalue()
@@ -32,11 +34,12 @@ def iter_answer(answer: Answer) -> Iterator[bytes]:
 
     buffer.write(XML_DECLARATION)
     xml.startElement(answer.root, answer.attributes)
-    if answer.text is not None:
+    if isinstance(answer.text, Base64Text):
+        # Bytes of the Base64 alphabet: nothing to escape, nothing to decode.
         yield flush()
-        for piece in [answer.text] if isinstance(answer.text, str) else answer.text:
-            xml.characters(piece)
-            yield flush()
+        yield from answer.text
+    elif answer.text:
+        xml.characters(answer.text)
     xml.endElement(answer.root)
     yield flush()
 
