@@ -22,7 +22,7 @@ def test_the_readme_fits_a_newcomer():
 def test_the_readme_opens_with_the_demo_then_an_upload_then_the_tests():
     first = [block.text.strip() for block in PAGE.blocks[:4]]
     assert first[0].endswith("manage.py rundemo"), first[0]
-    assert "UploadFileChunk" in first[1] and "UploadDocumentWithHandler" in first[1]
+    assert "chunked-upload upload " in first[1]  # the client command, as a newcomer runs it
     assert first[3] == "bash .ci/run"
 
 
