@@ -31,6 +31,7 @@ interpreter. This module does not import Django.
 from __future__ import annotations
 
 import functools
+import sys
 import hashlib
 import re
 import struct
@@ -83,7 +84,8 @@ def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
     _check_crc(crc1, crc2)
     if len2 < 0:
         raise ValueError("len2 must be non-negative")
-    if _crc32_combine_impl is not None:  # ISA-L's C (zlib's algorithm): once per chunk
+    # ISA-L's C (zlib's algorithm), once per chunk; it takes a C ssize_t length.
+    if _crc32_combine_impl is not None and len2 <= sys.maxsize:
         return _crc32_combine_impl(crc1, crc2, len2)
     return _multmodp(_zeros_operator(len2), crc1) ^ crc2
 
