@@ -31,10 +31,10 @@ interpreter. This module does not import Django.
 from __future__ import annotations
 
 import functools
-import sys
 import hashlib
 import re
 import struct
+import sys
 import time
 import zlib
 
