@@ -23,16 +23,11 @@ from .helpers import Cli
 
 @pytest.fixture(scope="session")
 def client_database_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseServer]:
-    server = DatabaseServer(os.environ.get("DATABASE_URL"), tmp_path_factory.mktemp("client"))
     # Not the integrity tests' names: both sets may run in one session.
-    server.prefix = f"chunked_client_{os.getpid()}"
-    server.template = f"{server.prefix}_template"
-    try:
-        server.prepare()
+    server = DatabaseServer(os.environ.get("DATABASE_URL"), tmp_path_factory.mktemp("client"),
+                            name="client")
+    with server.serving():
         yield server
-    finally:
-        if server.url:
-            server.drop_all()
 
 
 @pytest.fixture(scope="session")

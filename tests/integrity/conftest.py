@@ -18,12 +18,8 @@ from .site import DemoSite
 def database_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseServer]:
     """Template database (migrated, with the test account) for every site."""
     server = DatabaseServer(os.environ.get("DATABASE_URL"), tmp_path_factory.mktemp("sites"))
-    try:
-        server.prepare()
+    with server.serving():
         yield server
-    finally:
-        if server.url:
-            server.drop_all()
 
 
 def make_site(database_server: DatabaseServer, data_dir: Path, name: str, *,

@@ -12,6 +12,8 @@ import sqlite3
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -96,10 +98,11 @@ class SiteDatabase:
 class DatabaseServer:
     """Where site databases are made: the PostgreSQL of ``url``, or SQLite files."""
 
-    def __init__(self, url: str | None, workdir: Path) -> None:
+    def __init__(self, url: str | None, workdir: Path, name: str = "integrity") -> None:
         self.url = url
         self.workdir = workdir
-        self.prefix = f"chunked_integrity_{os.getpid()}"
+        # The name keeps apart the databases of fixtures that share one session.
+        self.prefix = f"chunked_{name}_{os.getpid()}"
         self.template = f"{self.prefix}_template"
         self.template_dir = workdir / "template"
         self.created: list[str] = []
@@ -114,6 +117,16 @@ class DatabaseServer:
 
         with psycopg.connect(self.url, autocommit=True) as connection:
             connection.execute(sql, params)
+
+    @contextmanager
+    def serving(self) -> Iterator[DatabaseServer]:
+        """Prepared for the duration of the block; every database dropped after it."""
+        try:
+            self.prepare()
+            yield self
+        finally:
+            if self.url:
+                self.drop_all()
 
     def prepare(self) -> None:
         """Create and migrate the template, with the test account in it."""
