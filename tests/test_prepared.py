@@ -8,13 +8,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from chunked_upload.engine import prepared
-from chunked_upload.engine.prepared import PreparedGet
 from chunked_upload.models import Chunk, Ticket, UploadHandler
 from tests.factories import TicketFactory, UploadHandlerFactory
 
 pytestmark = pytest.mark.django_db
 
-BY_HASH = PreparedGet(Ticket, "key_hash", related=("user",))
 needs_returning = pytest.mark.skipif(not prepared.has_returning("default"),
                                      reason="the database has no RETURNING: the ORM path runs")
 
@@ -33,18 +31,25 @@ def lease(handler, *, now=None, scope=None):
     )
 
 
-def test_get_attaches_related_rows():
+def test_a_ticket_and_its_user_are_read_as_the_orm_reads_them_in_one_statement():
     ticket = TicketFactory(revoked_at=timezone.now())
-    found = BY_HASH.get(ticket.key_hash, "default")
-    assert fields(found) == fields(Ticket.objects.get(pk=ticket.pk))
     with CaptureQueriesContext(connection) as queries:
-        user = found.user
-    assert len(queries) == 0  # joined in, as select_related would
-    assert fields(user) == fields(ticket.user)
+        found = prepared.ticket_with_user(ticket.key_hash, "default")
+        assert found.is_live() is False  # revoked, read as a date-time
+        assert found.credentials_current() and found.user.is_active is True
+    assert len(queries) == 1  # what the check reads of the user is joined in
+    assert fields(found) == fields(Ticket.objects.get(pk=ticket.pk))
+    # The user's other fields load on access, as with only().
+    assert fields(found.user) == fields(type(found.user).objects.get(pk=ticket.user_id))
 
 
-def test_get_of_a_missing_row_is_none():
-    assert BY_HASH.get("f" * 64, "default") is None
+def test_a_live_ticket_read_in_plain_sql_is_live():
+    ticket = TicketFactory()
+    assert prepared.ticket_with_user(ticket.key_hash, "default").is_live()
+
+
+def test_a_missing_ticket_is_none():
+    assert prepared.ticket_with_user("f" * 64, "default") is None
 
 
 @needs_returning

@@ -6,9 +6,11 @@ CPU per chunk). Here each statement is a constant SQL string built from the
 models' documented metadata (``_meta.db_table``, ``Field.column``) and run
 through ``connection.cursor()`` with parameters; values go through the fields'
 documented ``get_db_prep_value``/``get_db_prep_save``, so the database stores
-exactly what ``save()`` would. Only simple values (numbers, text, bytes) are
-read back, and instances are built with the documented ``Model.from_db``;
-fields not read stay deferred and load on first access, as with ``only()``.
+exactly what ``save()`` would. Only this app's own columns are read back
+(numbers, text, bytes and the ticket's date-times), and instances are built
+with the documented ``Model.from_db``; fields not read stay deferred and load
+on first access, as with ``only()``. Of the one foreign model, the user,
+only the fields every call reads are loaded (see :func:`ticket_with_user`).
 
 The SQL is standard. ``RETURNING`` is used where the database has it
 (PostgreSQL, SQLite 3.35+); elsewhere the engine's ORM path does the same
@@ -21,12 +23,15 @@ from __future__ import annotations
 import functools
 import uuid
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connections
 from django.db.models import Model
+from django.utils import timezone
 
-from ..models import Chunk, UploadHandler
+from ..models import Chunk, Ticket, UploadHandler
 
 M = TypeVar("M", bound=Model)
 
@@ -35,29 +40,76 @@ LEASED_FIELDS = ("state", "committed_size", "chunk_count", "crc32", "sha256_stat
                  "lease_generation", "chunk_size")
 
 
-class PreparedGet(Generic[M]):
-    """``model.objects.filter(<field>=value)``: at most one row, with forward relations.
+def ticket_with_user(key_hash: str, using: str) -> Ticket | None:
+    """The ticket stored as ``key_hash`` with its user, in one statement; None if none.
 
-    Through the ORM (its callers keep this small interface); ``related``
-    names foreign keys joined in as ``select_related`` does, ``for_update``
-    locks the row (inside a transaction).
+    Of the user, what every call reads is loaded: its primary key, whether
+    it is active, and its password (what a ticket's credential check digests,
+    as Django's sessions do); each value converted by its field's documented
+    ``to_python``. The user's other fields are deferred and load on first
+    access, as with ``only()``.
     """
+    connection = connections[using]
+    user_model = get_user_model()
+    user_names = _user_fields(user_model)
+    with connection.cursor() as cursor:
+        cursor.execute(_sql("ticket", using), [key_hash])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    ticket_row, user_row = row[:len(TICKET_FIELDS)], row[len(TICKET_FIELDS):]
+    user = _from_db(user_model, using, {
+        field.attname: field.to_python(value) for field, value in zip(
+            (user_model._meta.get_field(name) for name in user_names), user_row, strict=True)
+    })
+    values = dict(zip(TICKET_FIELDS, ticket_row, strict=True))
+    for name in ("created_at", "last_used_at", "expires_at", "revoked_at"):
+        values[name] = _datetime(values[name], connection)
+    ticket = _from_db(Ticket, using, {**values, "key_hash": key_hash, "user_id": user.pk})
+    ticket.user = user  # the joined row: no second query
+    return ticket
 
-    def __init__(self, model: type[M], field: str, sample: object = None, *,
-                 related: tuple[str, ...] | list[str] = (), for_update: bool = False) -> None:
-        del sample  # kept for its callers: nothing is compiled ahead any more
-        self.model, self.field_name = model, field
-        self.related, self.for_update = tuple(related), for_update
 
-    def get(self, value: object, using: str) -> M | None:
-        """The row whose field equals ``value``, or None."""
-        rows = self.model._default_manager.using(using).filter(**{self.field_name: value})
-        rows = rows.order_by()
-        if self.related:
-            rows = rows.select_related(*self.related)
-        if self.for_update:
-            rows = rows.select_for_update()
-        return next(iter(rows[:1]), None)
+#: What a ticket check reads of the ticket.
+TICKET_FIELDS = ("id", "created_at", "last_used_at", "expires_at", "revoked_at", "auth_hash")
+
+
+def _user_fields(user_model: type[Model]) -> list[str]:
+    """The user's primary key, and its ``is_active`` and ``password`` where they are
+    columns of its own table (a user model may make either a property, or inherit
+    them from a parent table: then they load on access)."""
+    local = {field.name for field in user_model._meta.local_concrete_fields}
+    return [user_model._meta.pk.name, *(name for name in ("is_active", "password") if name in local)]
+
+
+def _ticket_sql(connection: Any) -> str:
+    quote = connection.ops.quote_name
+    user_model = get_user_model()
+    user_key = Ticket._meta.get_field("user").target_field
+    columns = [f"t.{_column(Ticket, name, connection)}" for name in TICKET_FIELDS]
+    columns += [f"u.{_column(user_model, name, connection)}" for name in _user_fields(user_model)]
+    return (
+        f"SELECT {', '.join(columns)} "
+        f"FROM {quote(Ticket._meta.db_table)} t "
+        f"INNER JOIN {quote(user_model._meta.db_table)} u "
+        f"ON u.{quote(user_key.column)} = t.{_column(Ticket, 'user', connection)} "
+        f"WHERE t.{_column(Ticket, 'key_hash', connection)} = %s"
+    )
+
+
+def _datetime(value: object, connection: Any) -> datetime | None:
+    """A date-time column read without the ORM, as the ORM would give it.
+
+    Drivers hand back a datetime (SQLite's naive, in the connection's time
+    zone) or, for some, its ISO text.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if settings.USE_TZ and timezone.is_naive(value):
+        value = timezone.make_aware(value, connection.timezone)
+    return value
 
 
 @functools.cache
@@ -198,4 +250,4 @@ def update_leased(handler_id: uuid.UUID, generation: int, values: dict[str, obje
         return cursor.rowcount == 1
 
 
-_BUILDERS = {"lease": _lease_sql, "insert": _insert_sql, "update": _update_sql}
+_BUILDERS = {"ticket": _ticket_sql, "lease": _lease_sql, "insert": _insert_sql, "update": _update_sql}

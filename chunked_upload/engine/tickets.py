@@ -35,7 +35,7 @@ from ..conf import get_config
 from ..exceptions import AuthenticationFailed, LimitExceeded, TicketExpired
 from ..models import Ticket
 from ..models.tickets import hash_ticket, user_auth_hash
-from .prepared import PreparedGet
+from . import prepared
 
 logger = logging.getLogger("chunked_upload")
 
@@ -149,11 +149,8 @@ def _issue(user: AbstractBaseUser) -> IssuedTicket:
 
 
 def _find(key: uuid.UUID) -> Ticket | None:
-    return _BY_HASH.get(hash_ticket(key), router.db_for_read(Ticket))
-
-
-# Compiled once: every call of every method looks its ticket up (see .prepared).
-_BY_HASH = PreparedGet(Ticket, "key_hash", "0" * 64, related=("user",))
+    # Every call of every method looks its ticket up: one plain statement (see .prepared).
+    return prepared.ticket_with_user(hash_ticket(key), router.db_for_read(Ticket))
 
 
 def _touch(ticket: Ticket, *, force: bool = False) -> None:
