@@ -157,6 +157,9 @@ def test_buffer_types(cls: type[Sha256State]) -> None:
     state = cls()
     state.update(memoryview(data)[::2])  # non-contiguous: hashed in logical order
     assert state.hexdigest() == hashlib.sha256(data[::2]).hexdigest()
+    state = cls()
+    state.update(memoryview(data)[::-1])  # the whole object, backwards: still logical order
+    assert state.hexdigest() == hashlib.sha256(data[::-1]).hexdigest()
     with pytest.raises(TypeError):
         state.update("text")  # type: ignore[arg-type]
 

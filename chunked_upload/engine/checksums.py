@@ -309,7 +309,12 @@ class _RehashesSha256(Sha256State):
         return _from_rehashes(self._hasher.serialize())
 
     def update(self, data: BytesLike) -> None:
-        # It takes bytes only: other buffers are copied (a memcpy, far below hashing).
+        # It takes bytes only. A view of a whole bytes object (most pieces of a
+        # large chunk: each read of the body, whole) is hashed as that object;
+        # any other buffer is copied first.
+        if (type(data) is memoryview and type(data.obj) is bytes and data.c_contiguous
+                and data.nbytes == len(data.obj)):
+            data = data.obj
         self._hasher.update(data if type(data) is bytes else bytes(data))
 
     def digest(self) -> bytes:
