@@ -79,7 +79,8 @@ def _user_fields(user_model: type[Model]) -> list[str]:
     columns of its own table (a user model may make either a property, or inherit
     them from a parent table: then they load on access)."""
     local = {field.name for field in user_model._meta.local_concrete_fields}
-    return [user_model._meta.pk.name, *(name for name in ("is_active", "password") if name in local)]
+    wanted = [name for name in ("is_active", "password") if name in local]
+    return [user_model._meta.pk.name, *wanted]
 
 
 def _ticket_sql(connection: Any) -> str:
@@ -250,4 +251,6 @@ def update_leased(handler_id: uuid.UUID, generation: int, values: dict[str, obje
         return cursor.rowcount == 1
 
 
-_BUILDERS = {"ticket": _ticket_sql, "lease": _lease_sql, "insert": _insert_sql, "update": _update_sql}
+_BUILDERS = {
+    "ticket": _ticket_sql, "lease": _lease_sql, "insert": _insert_sql, "update": _update_sql,
+}
