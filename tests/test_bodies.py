@@ -205,6 +205,36 @@ def test_pieces_stream_without_buffering_the_field():
     assert received == len(big)
 
 
+class RecordedReads(io.BytesIO):
+    """A stream that remembers the size of every read asked of it."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.asked: list[int] = []
+
+    def read(self, size: int = -1) -> bytes:
+        self.asked.append(size)
+        return super().read(size)
+
+
+@pytest.mark.parametrize("content_type", [MULTIPART, URLENCODED])
+def test_with_the_length_known_a_short_remainder_is_read_with_the_piece_before_it(
+    content_type,
+):
+    # A server that buffers ahead copies a read that does not take all it holds.
+    chunk = random.Random(3).randbytes(1 << 18)
+    body = (multipart(('name="a"', b"1"), ('name="f"; filename="f"', chunk))
+            if content_type == MULTIPART else b"a=1&f=" + b"x" * (1 << 18))
+    stream = RecordedReads(body)
+    assert [part.name for part in iter_parts(stream, content_type, read_size=1 << 18,
+                                             length=len(body))] == ["a", "f"]
+    assert stream.asked[0] == len(body)  # a few hundred bytes over read_size: one read
+    stream = RecordedReads(body)
+    list(iter_parts(stream, content_type, read_size=1 << 12, length=len(body)))
+    assert max(stream.asked) <= (1 << 12) + 64 * 1024  # far longer: read_size at a time
+    assert stream.asked[0] == 1 << 12
+
+
 def test_truncated_multipart_raises_at_every_length():
     body = multipart(('name="a"', b"x\r\n-y"), ('name="f"; filename="f"', b"\r\n--"))
     assert body.endswith(b"--\r\n")  # the final CRLF is optional

@@ -64,10 +64,33 @@ class Readable(Protocol):
     def read(self, size: int, /) -> bytes: ...
 
 
-def _read(stream: Readable, size: int) -> bytes:
-    chunk = stream.read(size)
-    # Pieces are views of chunks, so a reused mutable buffer would change under them.
-    return chunk if type(chunk) is bytes else bytes(chunk)
+class _Source:
+    """The body, read ``read_size`` bytes at a time; with its length known, a short
+    remainder is taken with the read before it.
+
+    Why: a server that buffers ahead (gunicorn does) copies what it hands out
+    unless a read takes everything it holds. A 1 MiB chunk comes in a body a few
+    hundred bytes longer; read as 1 MiB and the rest, the megabyte was copied
+    once more. Read whole, it is not.
+    """
+
+    #: The most a read may exceed ``read_size`` to reach the end of the body.
+    SLACK = 64 * 1024
+
+    def __init__(self, stream: Readable, read_size: int, length: int | None) -> None:
+        self._stream = stream
+        self._read_size = read_size
+        self._left = length
+
+    def read(self) -> bytes:
+        size, left = self._read_size, self._left
+        if left is not None and left <= size + self.SLACK:
+            size = max(left, 1)  # at the end, still one read: it returns b""
+        chunk = self._stream.read(size)
+        if left is not None:
+            self._left = left - len(chunk)
+        # Pieces are views of chunks, so a reused mutable buffer would change under them.
+        return chunk if type(chunk) is bytes else bytes(chunk)
 
 
 class Part:
@@ -126,11 +149,9 @@ class Part:
 class _MultipartReader:
     """Splits a multipart/form-data body into header blocks and content pieces."""
 
-    def __init__(self, stream: Readable, boundary: bytes, read_size: int,
-                 fields: _FieldCounter) -> None:
-        self._stream = stream
+    def __init__(self, source: _Source, boundary: bytes, fields: _FieldCounter) -> None:
+        self._source = source
         self._fields = fields
-        self._read_size = read_size
         self._delim = b"\r\n--" + boundary
         # A leading CRLF lets a first boundary at offset 0 match like the others; what
         # precedes it is the preamble, skipped like the content of a nameless part.
@@ -139,7 +160,7 @@ class _MultipartReader:
         self._in_content = True
 
     def _read(self) -> bytes:
-        chunk = _read(self._stream, self._read_size)
+        chunk = self._source.read()
         if not chunk:
             raise BodyError("body ends before the closing multipart boundary")
         return chunk
@@ -233,17 +254,16 @@ class _MultipartReader:
 class _UrlencodedReader:
     """Splits an urlencoded body into field names and decoded value pieces."""
 
-    def __init__(self, stream: Readable, read_size: int, fields: _FieldCounter) -> None:
-        self._stream = stream
+    def __init__(self, source: _Source, fields: _FieldCounter) -> None:
+        self._source = source
         self._fields = fields
-        self._read_size = read_size
         self._buf = b""
         self._pos = 0
         self._eof = False
         self._in_value = False
 
     def _fill(self) -> None:
-        chunk = _read(self._stream, self._read_size)
+        chunk = self._source.read()
         if not chunk:
             self._eof = True
         elif self._pos == len(self._buf):
@@ -346,15 +366,16 @@ def _iter(reader: _MultipartReader | _UrlencodedReader) -> Iterator[Part]:
 
 
 def iter_parts(stream: Readable, content_type: str, *, read_size: int = 1 << 20,
-               max_fields: int | None = None) -> Iterator[Part]:
+               max_fields: int | None = None, length: int | None = None) -> Iterator[Part]:
     """Yield the fields of a form body in order, each streaming its value from `stream`.
 
     Supports multipart/form-data (parts without a name are skipped) and
     application/x-www-form-urlencoded (always UTF-8). The content type is checked right
     away; framing errors raise BodyError from iteration or from reading a part's value.
     A part left unread is drained when the iterator advances. At most about `read_size`
-    plus 16 KiB of the body is buffered. (1 MiB by default: servers such as gunicorn
-    copy what is left of their buffer on every read, so fewer, larger reads are cheaper.)
+    plus 80 KiB of the body is buffered. (1 MiB by default: servers such as gunicorn
+    copy what is left of their buffer on every read, so fewer, larger reads are cheaper;
+    with the body's `length`, the last read takes the whole rest, see `_Source`.)
     With `max_fields`, a body with more fields (empty and nameless ones count: they cost
     parsing all the same) raises TooManyFields once the reader meets the one too many.
     """
@@ -367,9 +388,10 @@ def iter_parts(stream: Readable, content_type: str, *, read_size: int = 1 << 20,
         boundary = params.get("boundary", "")
         if not _BOUNDARY.fullmatch(boundary):
             raise BodyError(f"invalid multipart boundary {boundary!r}")
-        reader = _MultipartReader(stream, boundary.encode("ascii"), read_size, fields)
+        reader = _MultipartReader(_Source(stream, read_size, length),
+                                  boundary.encode("ascii"), fields)
     elif kind == "application/x-www-form-urlencoded":
-        reader = _UrlencodedReader(stream, read_size, fields)
+        reader = _UrlencodedReader(_Source(stream, read_size, length), fields)
     else:
         raise BodyError(f"unsupported request body type {kind!r}")
     return _iter(reader)

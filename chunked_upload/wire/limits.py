@@ -43,8 +43,9 @@ class Limits:
         return cls(config["MAX_REQUEST_SIZE"], config["MAX_FIELDS"],
                    config["MAX_PARAMETER_SIZE"], config["MAX_TEXT_SIZE"])
 
-    def check_declared_size(self, meta: Mapping[str, Any]) -> None:
-        """Refuse a body from its headers: 400 if its length is no number, 413 if too large."""
+    def check_declared_size(self, meta: Mapping[str, Any]) -> int:
+        """The body's declared length; refused from the headers: 400 if it is no
+        number, 413 if too large."""
         text = meta.get("CONTENT_LENGTH") or "0"
         # Digits only: int() would also take " 12", "+12" or "1_2", which HTTP does not.
         if not (isinstance(text, str) and text.isascii() and text.isdigit()):
@@ -53,6 +54,7 @@ class Limits:
             # Answered from the headers alone. No "Connection: close": WSGI forbids
             # hop-by-hop headers from the app; the server drains or closes.
             raise RequestRefused(LimitExceeded("request size"), 413)
+        return int(text)
 
 
 class TextBudget:

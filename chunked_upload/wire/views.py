@@ -95,7 +95,7 @@ class ServiceView(APIView):
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # throttling among it
         self.limits = Limits.current()
-        self.limits.check_declared_size(request.META)
+        self.declared_length = self.limits.check_declared_size(request.META)
 
     def get_exception_handler(self):
         return exception_handler
@@ -151,7 +151,8 @@ class ServiceMethodView(ServiceView):
         if content_type.split(";")[0].strip().lower() not in FORM_TYPES:
             return self.call(self.method, ())  # not a form: no parameters
         return self.call(self.method, iter_parts(self.body(request), content_type,
-                                                 max_fields=self.limits.max_fields))
+                                                 max_fields=self.limits.max_fields,
+                                                 length=self.declared_length))
 
 
 def _lookup(method_name: str) -> Method:
