@@ -15,8 +15,9 @@ context struct laid out by hand; the libcrypto that hashlib links could be
 found from ``_hashlib`` itself, but the functions stay deprecated). So:
 
 - **rehashes** (CERT Polska, BSD; RustCrypto's ``sha2`` with SHA-NI), whose
-  hashers serialise their state through a supported API and release the GIL
-  while hashing (as fast as hashlib; figures in docs/performance.md). Its
+  hashers serialise their state through a supported API (as fast as hashlib;
+  figures in docs/performance.md). Unlike hashlib it holds the GIL while it
+  hashes (0.3.0, measured): what that costs is in :mod:`.hashing`. Its
   serialised form is translated to ours; the translation is verified at
   import against known vectors, and the backend is used only if every
   vector passes.
@@ -298,7 +299,7 @@ def _from_rehashes(raw: bytes) -> _State:
 
 
 class _RehashesSha256(Sha256State):
-    """rehashes backend: the GIL is released while hashing."""
+    """rehashes backend: hashed in Rust, holding the GIL (see :mod:`.hashing`)."""
 
     __slots__ = ("_hasher",)
 

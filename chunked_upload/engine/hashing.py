@@ -1,11 +1,14 @@
 """SHA-256 of a chunk computed beside its arrival, on another core.
 
 SHA-256 is the largest per-byte cost of the chunk path, several times that
-of CRC-32 (docs/performance.md, "What limits each figure"). The rehashes
-backend releases the GIL while it hashes, so a piece can be hashed on a
-helper thread while the request's own thread reads and writes the next one. At most one piece is in
-flight per chunk: memory stays bounded by one read of the request body, and
-the pieces are hashed in order.
+of CRC-32 (docs/performance.md, "What limits each figure"). A large piece is
+hashed on a helper thread while the request's own thread reads and writes
+the next one. The rehashes backend holds the GIL while it hashes (hashlib
+would not, but cannot save its state), so the overlap is with what the
+request thread does outside the GIL: receiving the next piece from the
+socket, writing it, the fsync. At most one piece is in flight per chunk:
+memory stays bounded by one read of the request body, and the pieces are
+hashed in order.
 """
 
 from __future__ import annotations
