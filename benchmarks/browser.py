@@ -42,7 +42,7 @@ from pathlib import Path
 from isal.isal_zlib import crc32
 
 from .ingest import parse_size
-from .servers import ROOT, Gunicorn, prepare_site
+from .servers import ROOT, Gunicorn, prepare_site, site_env
 from .srvclient import MULTIPART, BenchmarkError, Srv
 
 MiB, GiB = 1 << 20, 1 << 30
@@ -58,10 +58,7 @@ STATIC = ROOT / "chunked_upload" / "static"
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     data_dir = Path(tempfile.mkdtemp(prefix="browser-bench-")).resolve()
-    env = {key: value for key, value in os.environ.items()
-           if key != "DATABASE_URL" and not key.startswith("DOCUMENTS_S3_")}
-    env.update(DATA_DIR=str(data_dir), DJANGO_DEBUG="0", PYTHONDONTWRITEBYTECODE="1",
-               DJANGO_SETTINGS_MODULE="project.settings")
+    env = site_env(data_dir)
     server = None
     try:
         big, big_crc = _make_file(data_dir / "big.bin", args.size)

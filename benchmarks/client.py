@@ -40,7 +40,7 @@ from pathlib import Path
 from isal.isal_zlib import crc32
 
 from .ingest import parse_size
-from .servers import ROOT, Gunicorn, prepare_site
+from .servers import ROOT, Gunicorn, prepare_site, site_env
 from .srvclient import MULTIPART, BenchmarkError, Srv
 
 MiB, GiB = 1 << 20, 1 << 30
@@ -50,11 +50,7 @@ USER, PASSWORD = "bench", "bench-password"
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     data_dir = Path(tempfile.mkdtemp(prefix="client-bench-")).resolve()
-    env = {key: value for key, value in os.environ.items()
-           if key != "DATABASE_URL" and not key.startswith(("DOCUMENTS_S3_", "CHUNKED_UPLOAD_"))}
-    env.update(DATA_DIR=str(data_dir), DJANGO_DEBUG="0", DJANGO_SETTINGS_MODULE="project.settings")
-    if args.database_url:
-        env["DATABASE_URL"] = args.database_url
+    env = site_env(data_dir, args.database_url)
     server = None
     try:
         source = data_dir / "source.bin"

@@ -18,7 +18,6 @@ every stored document is checked against the source by CRC-32 and SHA-256.
 from __future__ import annotations
 
 import os
-import shutil
 import statistics
 import sys
 import tempfile
@@ -28,7 +27,7 @@ from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 
-from .servers import Gunicorn, prepare_site
+from .servers import Gunicorn, prepare_site, site_env, stop_all
 from .srvclient import BenchmarkError, Connection, Srv
 
 MiB, GiB = 1 << 20, 1 << 30
@@ -48,12 +47,12 @@ class Round:
 
 def run(args, cases, user: str, password: str) -> int:
     """The ``--clients`` mode of ``benchmarks.ingest``: prints a table (or JSON)."""
-    from .ingest import Source, _site_env  # ingest imports this module lazily
+    from .ingest import Source  # ingest imports this module lazily
 
     counts = [int(n) for n in args.clients.split(",")]
     source = Source(os.urandom(args.size // min(counts)))
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="clients-bench-")).resolve()
-    env = _site_env(data_dir, args.database_url)
+    env = site_env(data_dir, args.database_url)
     servers: list[Gunicorn] = []
     results: list[dict] = []
     try:
@@ -75,10 +74,7 @@ def run(args, cases, user: str, password: str) -> int:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1
     finally:
-        for server in servers:
-            server.stop()
-        if not args.keep and not args.data_dir:
-            shutil.rmtree(data_dir, ignore_errors=True)
+        stop_all(servers, data_dir, keep=args.keep or bool(args.data_dir))
     report = {"command": " ".join(["python -m benchmarks.ingest", *sys.argv[1:]]),
               "workers": args.workers, "repeat": args.repeat, "size": args.size,
               "database": "postgresql" if args.database_url else "sqlite", "rows": results}

@@ -26,7 +26,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import sys
 import tempfile
 import time
@@ -36,7 +35,7 @@ from pathlib import Path
 from isal.isal_zlib import crc32
 
 from . import report
-from .servers import Gunicorn, WorkerCost, prepare_site
+from .servers import Gunicorn, WorkerCost, prepare_site, site_env, stop_all
 from .srvclient import BASE64, MULTIPART, SOAP, BenchmarkError, Connection, Srv, floor_upload
 from .tus import TusServer
 
@@ -128,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"generating {args.size / MiB:.0f} MiB of random data ...", file=sys.stderr)
     source = Source(os.urandom(args.size))
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="ingest-bench-")).resolve()
-    env = _site_env(data_dir, args.database_url)
+    env = site_env(data_dir, args.database_url)
     servers: list[Gunicorn] = []
     try:
         prepare_site(env, USER, PASSWORD)
@@ -164,10 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1
     finally:
-        for server in servers:
-            server.stop()
-        if not args.keep and not args.data_dir:
-            shutil.rmtree(data_dir, ignore_errors=True)
+        stop_all(servers, data_dir, keep=args.keep or bool(args.data_dir))
     summary = report.summarize(args, cases, runs, downloads)
     print(json.dumps(summary, indent=2) if args.json else report.table(summary))
     return 0
@@ -206,15 +202,6 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"bad arguments (unknown cases: {sorted(unknown)})")
     return args
 
-
-def _site_env(data_dir: Path, database_url: str | None) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items()
-           if key != "DATABASE_URL" and not key.startswith("DOCUMENTS_S3_")}
-    env.update(DATA_DIR=str(data_dir), DJANGO_DEBUG="0", PYTHONDONTWRITEBYTECODE="1",
-               DJANGO_SETTINGS_MODULE="project.settings")
-    if database_url:
-        env["DATABASE_URL"] = database_url
-    return env
 
 
 def _measure(args, cases, source, ours, floor, references, data_dir):

@@ -37,8 +37,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .ingest import PASSWORD, USER, _site_env, parse_size
-from .servers import Gunicorn, prepare_site
+from .ingest import PASSWORD, USER, parse_size
+from .servers import Gunicorn, prepare_site, site_env
 from .srvclient import MULTIPART, Connection, Srv, floor_upload
 
 MiB = 1 << 20
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     data = memoryview(os.urandom(args.size))
     data_dir = Path(tempfile.mkdtemp(prefix="profile-bench-"))
-    env = _site_env(data_dir, args.database_url)
+    env = site_env(data_dir, args.database_url)
     chunks = -(-args.size // args.chunk)
     try:
         prepare_site(env, USER, PASSWORD)

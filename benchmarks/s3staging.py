@@ -43,7 +43,7 @@ from isal.isal_zlib import crc32
 from tests import s3server
 
 from .ingest import Source, parse_size
-from .servers import Gunicorn, _cpu_seconds, prepare_site
+from .servers import Gunicorn, _cpu_seconds, prepare_site, site_env
 from .srvclient import MULTIPART, BenchmarkError, Connection, Srv, floor_upload
 
 MiB, GiB = 1 << 20, 1 << 30
@@ -105,12 +105,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 
 def _env(data_dir: Path, extra: dict[str, str]) -> dict[str, str]:
     data_dir.mkdir(parents=True, exist_ok=True)
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("DATABASE_URL", "STAGING_BACKEND")
-           and not key.startswith(("DOCUMENTS_S3_", "STAGING_S3_"))}
-    env.update(DATA_DIR=str(data_dir), DJANGO_DEBUG="0", PYTHONDONTWRITEBYTECODE="1",
-               DJANGO_SETTINGS_MODULE="project.settings", **extra)
-    return env
+    return site_env(data_dir, **extra)
 
 
 def _measure(args, chunks, source, servers, server, weed_pid, root) -> list[dict]:

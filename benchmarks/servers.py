@@ -10,6 +10,7 @@ system time of the workers (``/proc/<pid>/stat``), before and after.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -78,6 +79,14 @@ class Gunicorn:
         stop(self.process)
 
 
+def stop_all(servers, data_dir: Path, *, keep: bool) -> None:
+    """Stop the servers of a run; remove its data directory unless asked to keep it."""
+    for server in servers:
+        server.stop()
+    if not keep:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
 def stop(process: subprocess.Popen) -> None:
     """SIGTERM, then SIGKILL if it has not exited within 30 s."""
     if process.poll() is None:
@@ -128,6 +137,26 @@ def _cpu_seconds(pids: list[int]) -> float:
         fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
         total += int(fields[11]) + int(fields[12])
     return total / _TICKS
+
+
+#: Variables of the shell that would configure the demo site otherwise than the benchmark
+#: says (its database, document storage and staging): never passed on.
+_SITE_SETTINGS = ("DATABASE_URL", "STAGING_BACKEND")
+_SITE_PREFIXES = ("DOCUMENTS_S3_", "STAGING_S3_", "CHUNKED_UPLOAD_")
+
+
+def site_env(data_dir: Path, database_url: str | None = None,
+             **extra: str) -> dict[str, str]:
+    """The environment of a demo site under test: a fresh ``DATA_DIR``, ``DEBUG`` off,
+    SQLite unless ``database_url``, and ``extra`` on top; nothing else from the shell's
+    site settings."""
+    env = {key: value for key, value in os.environ.items()
+           if key not in _SITE_SETTINGS and not key.startswith(_SITE_PREFIXES)}
+    env.update(DATA_DIR=str(data_dir), DJANGO_DEBUG="0", PYTHONDONTWRITEBYTECODE="1",
+               DJANGO_SETTINGS_MODULE="project.settings", **extra)
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    return env
 
 
 def prepare_site(env: dict[str, str], username: str, password: str) -> None:

@@ -369,14 +369,22 @@ def test_opening_with_an_older_fence_is_refused_and_an_equal_one_allowed(s3_stag
     assert S3StagedUpload.objects.get(pk=key).fence == 2
 
 
-def test_a_stale_writer_is_refused_and_changes_nothing(s3_staging, bucket):
-    key, staging = str(uuid.uuid4()), get_staging()
+def stale_and_current_writer(staging):
+    """A staged upload whose first writer (fence 1, 1000 bytes written and not
+    synced) has been taken over by a second (fence 2, cut back to 0)."""
+    key = str(uuid.uuid4())
     staging.open(key, create=True).close()
     old = staging.open(key, create=False, fence=1)
     old.truncate(0)
     old.write(os.urandom(1000))
     new = staging.open(key, create=False, fence=2)
     new.truncate(0)
+    return key, old, new
+
+
+def test_a_stale_writer_is_refused_and_changes_nothing(s3_staging, bucket):
+    staging = get_staging()
+    key, old, new = stale_and_current_writer(staging)
     data = os.urandom(PART + 1000)
     with transaction.atomic():
         new.write(data)
@@ -395,13 +403,8 @@ def test_a_stale_writer_is_refused_and_changes_nothing(s3_staging, bucket):
 
 
 def test_a_stale_tail_never_replaces_the_new_writers_tail(s3_staging, bucket):
-    key, staging = str(uuid.uuid4()), get_staging()
-    staging.open(key, create=True).close()
-    old = staging.open(key, create=False, fence=1)
-    old.truncate(0)
-    old.write(os.urandom(1000))
-    new = staging.open(key, create=False, fence=2)
-    new.truncate(0)
+    staging = get_staging()
+    key, old, new = stale_and_current_writer(staging)
     data = os.urandom(1000)  # the same offset and size as the stale tail
     with transaction.atomic():
         new.write(data)
