@@ -17,7 +17,9 @@ found from ``_hashlib`` itself, but the functions stay deprecated). So:
 - **rehashes** (CERT Polska, BSD; RustCrypto's ``sha2`` with SHA-NI), whose
   hashers serialise their state through a supported API (as fast as hashlib;
   figures in docs/performance.md). Unlike hashlib it holds the GIL while it
-  hashes (0.3.0, measured): what that costs is in :mod:`.hashing`. Its
+  hashes (0.3.0, measured), so the chunk path hashes in line: a helper
+  thread could not hash beside the request's Python, and beside its system
+  calls it bought nothing measurable (docs/benchmarks.md). Its
   serialised form is translated to ours; the translation is verified at
   import against known vectors, and the backend is used only if every
   vector passes.
@@ -299,7 +301,7 @@ def _from_rehashes(raw: bytes) -> _State:
 
 
 class _RehashesSha256(Sha256State):
-    """rehashes backend: hashed in Rust, holding the GIL (see :mod:`.hashing`)."""
+    """rehashes backend: hashed in Rust, holding the GIL."""
 
     __slots__ = ("_hasher",)
 

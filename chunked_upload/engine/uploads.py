@@ -44,7 +44,6 @@ from ..staging import StagedFile, StagingError, get_staging
 from ..staging.base import StagingFenced
 from . import handlers, leases, limits, prepared
 from .checksums import Sha256State, crc32, crc32_combine
-from .hashing import PipelinedSha256
 
 logger = logging.getLogger("chunked_upload")
 State = UploadHandler.State
@@ -184,7 +183,7 @@ class ChunkAppend:
             )
         staged.truncate(handler.committed_size)
         self._base = handler.committed_size  # where a cut back returns to
-        self._sha = PipelinedSha256(Sha256State(bytes(handler.sha256_state) or None))
+        self._sha = Sha256State(bytes(handler.sha256_state) or None)
 
     def __exit__(self, *exc_info: object) -> None:
         self._cut_back()  # not committed: whatever this request wrote must not survive
@@ -216,6 +215,8 @@ class ChunkAppend:
             self._failure = self._room.error()
         else:
             try:
+                # Written before it is hashed: the writeback the staging starts
+                # as the bytes pile up runs on the disk while this thread hashes.
                 self._staged.write(data)
                 self._sha.update(data)
                 return
@@ -305,8 +306,7 @@ class ChunkAppend:
 
         Runs inside the commit's transaction and returns before the commit
         (a crash test pauses right after it). The disk writes the tail while
-        the ledger row goes in, and the helper thread finishes the SHA-256
-        while the fsync waits for the disk.
+        the ledger row goes in.
         """
         handler, alias = self.handler, handlers.db_alias()
         limits.check_chunk(handler, self.length)
@@ -326,7 +326,7 @@ class ChunkAppend:
             "crc32": crc32_combine(handler.crc32, self._crc, self.length),
             "committed_size": handler.committed_size + self.length,
             "chunk_count": handler.chunk_count + 1,
-            "sha256_state": self._sha.state().to_bytes(),
+            "sha256_state": self._sha.to_bytes(),
             "last_activity_at": now,
             "lease_expires_at": None,  # the lease ends with the commit
         }
