@@ -2,6 +2,7 @@
 its bytes arrive; a lease that runs out is taken over, and the stale request
 can change nothing any more."""
 
+import hashlib
 import threading
 import time
 import zlib
@@ -141,3 +142,40 @@ def test_the_staging_fence_refuses_an_older_writer():
     old.close()
     new.close()
     assert staging.path(key).read_bytes() == b"new"
+
+
+#: What the database forgets of a handler when it loses its last commits.
+UNDONE = ("committed_size", "chunk_count", "crc32", "sha256_state", "lease_generation",
+          "lease_expires_at", "last_activity_at", "state")
+
+
+@SHORT
+def test_commits_the_database_lost_are_resent_and_the_document_comes_out_exact():
+    # A power cut can undo the last commits of a database that does not sync each one
+    # (SQLite's synchronous=NORMAL) or a restore from a backup can, while the staged
+    # bytes and the fence, on another disk, stay ahead of it.
+    a, b, c, d = b"a" * 10, b"b" * 7, b"c" * 5, b"d" * 3
+    handler = make_handler()
+    append(handler, a, offset=0)
+    kept = UploadHandler.objects.filter(pk=handler.pk).values(*UNDONE).get()
+    append(handler, b, offset=10)
+    append(handler, c, offset=17)  # two lease grants and two commits to lose
+    UploadHandler.objects.filter(pk=handler.pk).update(**kept)
+    handler.chunks.filter(index__gte=1).delete()
+
+    with pytest.raises(OffsetMismatch) as refused:
+        append(handler, d, offset=22)  # the client goes on where it was
+    assert refused.value.attributes == {"offset": 10}  # told where the database stands
+    assert append(handler, b, offset=10).offset == 17  # held off for one lease timeout at most
+    assert append(handler, c, offset=17).offset == 22
+    assert append(handler, d, offset=22, last=True).complete
+
+    result = finalize.finalize(handler.ticket, handler.pk, parse_document_path("/healed.bin"),
+                               finalize.VersionOptions())
+    handler.refresh_from_db()
+    assert handler.version_id == result.version_id
+    with document_storage().open(handler.version.storage_name) as stored:
+        assert stored.read() == a + b + c + d
+    assert handler.version.sha256 == hashlib.sha256(a + b + c + d).hexdigest()
+    assert list(handler.chunks.order_by("index").values_list("offset", "length")) == [
+        (0, 10), (10, 7), (17, 5), (22, 3)]

@@ -138,6 +138,17 @@ def test_debug_only_when_asked_for(tmp_path):
     assert settings_value({**env, "DJANGO_DEBUG": "1"}, "DEBUG") == "True"
 
 
+def test_the_demos_sqlite_syncs_every_commit(tmp_path):
+    # An acknowledged chunk must survive a power cut: WAL with synchronous=FULL (2).
+    output = manage(site_env(tmp_path, None), "shell", "-c", "\n".join((
+        "from django.db import connection",
+        "with connection.cursor() as cursor:",
+        "    print(*(cursor.execute(f'PRAGMA {name}').fetchone()[0]",
+        "            for name in ('journal_mode', 'synchronous')))",
+    )))
+    assert output.split() == ["wal", "2"]
+
+
 def test_check_deploy_is_clean_for_the_documented_production_configuration(tmp_path):
     env = {**site_env(tmp_path, None), "DJANGO_HTTPS": "1",
            "DJANGO_ALLOWED_HOSTS": "files.example.org"}
