@@ -276,6 +276,31 @@ def test_rehashes_large_update_matches_hashlib() -> None:
     assert resumed.hexdigest() == hashlib.sha256(data[3:] + data + b"!").hexdigest()
 
 
+@pytest.mark.skipif(not HAVE_REHASHES, reason="no rehashes")
+def test_rehashes_gets_a_whole_read_itself_and_a_copy_of_anything_else() -> None:
+    class Recording:
+        """Stands in for the rehashes hasher, keeping what it is handed."""
+
+        def __init__(self, hasher) -> None:
+            self.hasher, self.handed = hasher, []
+
+        def update(self, data: bytes) -> None:
+            self.handed.append(data)
+            self.hasher.update(data)
+
+        def serialize(self) -> bytes:
+            return self.hasher.serialize()
+
+    read = bytes(range(256)) * 8  # one read of the body, as the parser views it
+    state = _RH()
+    state._hasher = recording = Recording(state._hasher)
+    state.update(memoryview(read))  # the whole read: no copy
+    state.update(memoryview(read)[5:])  # a part of it: rehashes takes bytes only
+    assert recording.handed[0] is read
+    assert type(recording.handed[1]) is bytes and recording.handed[1] == read[5:]
+    assert state.hexdigest() == hashlib.sha256(read + read[5:]).hexdigest()
+
+
 FALLBACK_SCRIPT = """
 import hashlib, sys
 
