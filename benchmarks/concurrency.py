@@ -13,6 +13,9 @@ time from the barrier to the last finalize answer. Every chunk's round trip
 is a latency sample (the queueing in gunicorn's backlog included); p50 and
 p99 are over all chunks of a run. An error is any failed call or wrong answer;
 every stored document is checked against the source by CRC-32 and SHA-256.
+With ``--bound``, the bound's clients (``django_floor/bound.py``: the floor
+behind Django plus the work every implementation must do) run between the
+two, and its aggregate is divided by the same floor run.
 """
 
 from __future__ import annotations
@@ -63,10 +66,19 @@ def run(args, cases, user: str, password: str) -> int:
         floor = Gunicorn("benchmarks.floor:application", args.workers,
                          {**env, "FLOOR_DIR": str(data_dir / "floor")}, data_dir / "floor.log")
         servers.append(floor)
+        bound = None
+        if args.bound:  # the floor behind Django plus the mandatory work (ingest.py --bound)
+            (data_dir / "bound").mkdir(exist_ok=True)
+            bound = Gunicorn("benchmarks.django_floor.wsgi:application", args.workers, {
+                **env, "FLOOR_DIR": str(data_dir / "bound"),
+                "DJANGO_SETTINGS_MODULE": "benchmarks.django_floor.bound_settings",
+            }, data_dir / "bound.log")
+            servers.append(bound)
         srv = Srv(ours.port)
         ticket = srv.log_in(user, password)
         srv.close()
-        bench = _Bench(ours, floor, ticket, source, data_dir, time.strftime("%Y%m%d-%H%M%S"))
+        bench = _Bench(ours, floor, bound, ticket, source, data_dir,
+                       time.strftime("%Y%m%d-%H%M%S"))
         for count in counts:
             for case in cases:
                 results.append(bench.measure(count, case, args.size, args.repeat))
@@ -83,7 +95,7 @@ def run(args, cases, user: str, password: str) -> int:
         print(json.dumps(report, indent=2))
     else:
         print(table(report))
-    return 1 if any(row["errors"] for row in results) else 0
+    return 1 if any(row["errors"] or row.get("bound_errors") for row in results) else 0
 
 
 @dataclass
@@ -92,6 +104,7 @@ class _Bench:
 
     ours: Gunicorn
     floor: Gunicorn
+    bound: Gunicorn | None  # --bound
     ticket: str
     source: object  # ingest.Source
     data_dir: Path
@@ -114,12 +127,22 @@ class _Bench:
             stored.unlink()
 
         pairs: list[tuple[Round, Round]] = []
+        bounds: list[Round] = []
         for rep in range(repeat + 1):
             label = f"{case.name} x{count} " + ("warm-up" if rep == 0 else f"run {rep}")
             name = f"{self.stamp}-{count}-{case.name}-{rep}"
             floor_round = _round(self.floor, count, per_client, partial(
                 _floor_client, self.floor.port, name, view, case.chunk_size,
                 self.data_dir / "floor"))
+            if self.bound is not None:
+                bound_round = _round(self.bound, count, per_client, partial(
+                    _floor_client, self.bound.port, name, view, case.chunk_size,
+                    self.data_dir / "bound"))
+                print(f"{label:<32} bound {bound_round.mbps:7.1f} MB/s p50 "
+                      f"{bound_round.p50_ms:6.1f} p99 {bound_round.p99_ms:6.1f} ms  errors "
+                      f"{bound_round.errors}", file=sys.stderr)
+                if rep:
+                    bounds.append(bound_round)
             ours_round = _round(self.ours, count, per_client, partial(
                 _ours_client, self.ours.port, self.ticket, view, case,
                 f"/bench/{self.stamp}/{count}/{case.name}/{rep}", partial(check, label)))
@@ -129,7 +152,7 @@ class _Bench:
                   f"{ours_round.errors}/{floor_round.errors}", file=sys.stderr)
             if rep:
                 pairs.append((ours_round, floor_round))
-        return _summary(count, case, per_client, pairs)
+        return _summary(count, case, per_client, pairs, bounds)
 
 
 def _round(server: Gunicorn, count: int, per_client: int, client) -> Round:
@@ -203,8 +226,17 @@ def _ours_client(port: int, ticket: str, view: memoryview, case, folder: str, ch
         srv.close()
 
 
-def _summary(count: int, case, per_client: int, pairs: list[tuple[Round, Round]]) -> dict:
+def _summary(count: int, case, per_client: int, pairs: list[tuple[Round, Round]],
+             bounds: list[Round]) -> dict:
     median = statistics.median
+    bound = {} if not bounds else {
+        "bound_mbps": median(b.mbps for b in bounds),
+        "bound_ratio": median(b.mbps / f.mbps for b, (_, f) in zip(bounds, pairs, strict=True)),
+        "bound_p50_ms": median(b.p50_ms for b in bounds),
+        "bound_p99_ms": median(b.p99_ms for b in bounds),
+        "bound_cpu_s_per_gib": median(b.cpu_s_per_gib for b in bounds),
+        "bound_errors": sum(b.errors for b in bounds),
+    }
     return {
         "clients": count, "case": case.name, "bytes_per_client": per_client,
         "ours_mbps": median(o.mbps for o, _ in pairs),
@@ -218,6 +250,7 @@ def _summary(count: int, case, per_client: int, pairs: list[tuple[Round, Round]]
         "cpu_s_per_gib": median(o.cpu_s_per_gib for o, _ in pairs),
         "floor_cpu_s_per_gib": median(f.cpu_s_per_gib for _, f in pairs),
         "rss_growth_mib": max(o.rss_growth_mib for o, _ in pairs),
+        **bound,
         "runs": [{"ours": asdict(o), "floor": asdict(f)} for o, f in pairs],
     }
 
@@ -239,5 +272,9 @@ def table(report: dict) -> str:
             f"{row['ours_p99_ms'] / row['ours_p50_ms']:>7.2f} "
             f"{row['floor_p50_ms']:>8.1f} / {row['floor_p99_ms']:>6.1f} "
             f"{row['cpu_s_per_gib']:>9.2f} {row['floor_cpu_s_per_gib']:>9.2f} "
-            f"{row['rss_growth_mib']:>8.1f} {row['errors']:>6}")
+            f"{row['rss_growth_mib']:>8.1f} {row['errors']:>6}"
+            + ("" if "bound_mbps" not in row else
+               f"  [bound: {row['bound_mbps']:.0f} MB/s, / floor {row['bound_ratio']:.2f}, "
+               f"p50/p99 {row['bound_p50_ms']:.1f} / {row['bound_p99_ms']:.1f} ms, CPU "
+               f"{row['bound_cpu_s_per_gib']:.2f} s/GiB, errors {row['bound_errors']}]"))
     return "\n".join(lines)

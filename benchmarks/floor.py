@@ -31,8 +31,13 @@ except AttributeError:  # not Linux
 _NAME = re.compile(r"/([A-Za-z0-9_.-]{1,100})")
 
 
-def append_body(stream: Any, remaining: int, path: str, *, durable: bool = True) -> int:
-    """Append ``remaining`` bytes read from ``stream`` to ``path``; its new size."""
+def append_body(stream: Any, remaining: int, path: str, *, durable: bool = True,
+                each: Callable[[bytes], None] | None = None) -> int:
+    """Append ``remaining`` bytes read from ``stream`` to ``path``; its new size.
+
+    ``each``, if given, is called with every piece once it is written (and its
+    writeback started), as the app hashes a piece while the disk writes it.
+    """
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         position, unsynced = os.lseek(fd, 0, os.SEEK_END), 0
@@ -49,6 +54,8 @@ def append_body(stream: Any, remaining: int, path: str, *, durable: bool = True)
             if durable and unsynced >= WRITE_BEHIND and _sync_file_range is not None:
                 _sync_file_range(fd, position - unsynced, unsynced, _SYNC_FILE_RANGE_WRITE)
                 unsynced = 0
+            if each is not None:
+                each(data)
         if durable:
             os.fsync(fd)
         return os.fstat(fd).st_size

@@ -90,6 +90,10 @@ class Run:
     django_floor_ratio: float | None = None  # ... divided by the floor run of the pair
     django_floor_cpu_s_per_gib: float | None = None
     app_cpu_ms_per_chunk: float | None = None  # ours' worker CPU beyond it, per chunk
+    bound_mbps: float | None = None  # --bound: the floor behind Django + mandatory work
+    bound_ratio: float | None = None  # ours divided by it
+    bound_django_ratio: float | None = None  # it divided by the floor behind Django
+    bound_cpu_ms_per_chunk: float | None = None  # its worker CPU beyond that floor, per chunk
     tus_mbps: float | None = None  # --tus: @tus/server, timed before the pair
     tus_ratio: float | None = None  # ours divided by it
     tus_cpu_s_per_gib: float | None = None
@@ -139,13 +143,16 @@ def main(argv: list[str] | None = None) -> int:
                          data_dir / "floor.log")
         servers.append(floor)
         # Reference servers, timed before each pair for information, each appending
-        # to its own directory: the floor without fsync, and the floor behind Django.
+        # to its own directory: the floor without fsync, the floor behind Django, and
+        # the bound (that floor plus only the work the contract makes mandatory).
         references: dict[str, tuple[Gunicorn, Path]] = {}
         for name, wanted, app, app_env in (
             ("cache", args.cache_floor, "benchmarks.floor:application",
              {"FLOOR_FSYNC": "0"}),
             ("django", args.django_floor, "benchmarks.django_floor.wsgi:application",
              {"DJANGO_SETTINGS_MODULE": "benchmarks.django_floor.settings"}),
+            ("bound", args.bound, "benchmarks.django_floor.wsgi:application",
+             {"DJANGO_SETTINGS_MODULE": "benchmarks.django_floor.bound_settings"}),
         ):
             if wanted:
                 directory = data_dir / f"{name}-floor"
@@ -191,10 +198,16 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--django-floor", action="store_true",
                         help="also time the floor behind the demo site's Django and a DRF view "
                         "(benchmarks/django_floor), for reference")
+    parser.add_argument("--bound", action="store_true",
+                        help="also time the bound: the floor behind Django plus CRC-32, "
+                        "resumable SHA-256 and one durable commit per chunk "
+                        "(benchmarks/django_floor/bound.py), the best any implementation "
+                        "could do; implies --django-floor")
     parser.add_argument("--tus", action="store_true",
                         help="also time @tus/server with its file store (benchmarks/tus.py; "
                         "needs `npm ci --prefix benchmarks/tus`), a peer")
     args = parser.parse_args(argv)
+    args.django_floor = args.django_floor or args.bound
     args.workers = args.workers or (4 if args.clients else 2)
     args.cases = args.cases or ",".join(CLIENTS_CASES if args.clients else DEFAULT_CASES)
     unknown = set(args.cases.split(",")) - set(CASES)
@@ -259,6 +272,13 @@ def _measure(args, cases, source, ours, floor, references, data_dir):
                 run.django_floor_cpu_s_per_gib = django_cpu * GiB / args.size
                 chunks = -(-args.size // case.chunk_size)
                 run.app_cpu_ms_per_chunk = (cost.cpu_seconds - django_cpu) * 1e3 / chunks
+            if "bound" in reference_seconds:
+                bound_seconds = reference_seconds["bound"]
+                run.bound_mbps = args.size / bound_seconds / 1e6
+                run.bound_ratio = bound_seconds / upload.seconds
+                run.bound_django_ratio = reference_seconds["django"] / bound_seconds
+                run.bound_cpu_ms_per_chunk = (
+                    reference_cost["bound"].cpu_seconds - django_cpu) * 1e3 / chunks
             if "tus" in reference_seconds:
                 run.tus_mbps = args.size / reference_seconds["tus"] / 1e6
                 run.tus_ratio = reference_seconds["tus"] / upload.seconds

@@ -30,6 +30,10 @@ def summarize(args: Any, cases: list, runs: dict, downloads: list[float]) -> dic
             "django_floor_ratio": _median_of(case_runs, "django_floor_ratio"),
             "django_floor_cpu_s_per_gib": _median_of(case_runs, "django_floor_cpu_s_per_gib"),
             "app_cpu_ms_per_chunk": _median_of(case_runs, "app_cpu_ms_per_chunk"),
+            "bound_mbps": _median_of(case_runs, "bound_mbps"),
+            "bound_ratio": _median_of(case_runs, "bound_ratio"),
+            "bound_django_ratio": _median_of(case_runs, "bound_django_ratio"),
+            "bound_cpu_ms_per_chunk": _median_of(case_runs, "bound_cpu_ms_per_chunk"),
             "tus_mbps": _median_of(case_runs, "tus_mbps"),
             "tus_ratio": _median_of(case_runs, "tus_ratio"),
             "tus_cpu_s_per_gib": _median_of(case_runs, "tus_cpu_s_per_gib"),
@@ -96,6 +100,10 @@ def table(report: dict) -> str:
                f"{row['django_floor_ratio'] and row['ratio'] / row['django_floor_ratio']:.2f}, "
                f"CPU {row['django_floor_cpu_s_per_gib']:.2f} s/GiB; app CPU beyond it "
                f"{row['app_cpu_ms_per_chunk']:.2f} ms/chunk]")
+            + ("" if row["bound_mbps"] is None else
+               f"  [bound: {row['bound_mbps']:.0f} MB/s, ours / it {row['bound_ratio']:.2f}, "
+               f"it / floor behind Django {row['bound_django_ratio']:.2f}, its CPU beyond "
+               f"that floor {row['bound_cpu_ms_per_chunk']:.2f} ms/chunk]")
             + ("" if row["tus_mbps"] is None else
                f"  [@tus/server: {row['tus_mbps']:.0f} MB/s, {row['tus_cpu_s_per_gib']:.2f} CPU "
                f"s/GiB; ours / tus {row['tus_ratio']:.2f}]")
