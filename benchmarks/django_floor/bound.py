@@ -8,16 +8,18 @@ nothing else. For each chunk, on top of what the floor behind Django does
 - SHA-256 resumed from the saved state and saved again, with the app's own
   resumable hasher: a 1 GiB finalize within 50 ms cannot hash the file then,
   and the next chunk may reach another worker;
-- the new size, CRC and SHA-256 state read from and written to the site's
-  database in one committed statement. An acknowledged chunk must survive a
-  power cut, so its size must be recorded durably beside the fsynced bytes
-  (the file's own size cannot tell an acknowledged chunk from part of one
-  that was never answered); on the demo's SQLite that commit syncs its WAL.
+- the saved state read from the site's database (one ``SELECT``), and the new
+  size, CRC and SHA-256 state written back in one committed statement. An
+  acknowledged chunk must survive a power cut, so its size must be recorded
+  durably beside the fsynced bytes (the file's own size cannot tell an
+  acknowledged chunk from part of one that was never answered); on the demo's
+  SQLite that commit syncs its WAL.
 
 No ticket, no lease, no ledger row, no protocol parsing, no XML. So no
-implementation can be faster than this one on the same machine:
-``benchmarks.ingest --bound`` reports ours against it, and the bound against
-the floor behind Django is the best ratio any implementation could reach.
+implementation that keeps these promises can do less per chunk on the same
+machine: ``benchmarks.ingest --bound`` reports ours against it, and the bound
+against the floor behind Django is the best ratio any such implementation
+could reach.
 """
 
 from __future__ import annotations
