@@ -233,7 +233,10 @@ def _measure(args, cases, source, ours, floor, references, data_dir):
         for case in cases:
             name = f"{case.name}-{rep}"
             reference_seconds, reference_cost = {}, {}
-            for other, (server, conn, directory) in others.items():
+            # Their order turns round from one repetition to the next: on a VM the
+            # second of two runs back to back can be ~10% slower whichever it is.
+            turn = list(others.items())
+            for other, (server, conn, directory) in turn[::-1] if rep % 2 else turn:
                 probe = server.probe()
                 reference_seconds[other] = floor_upload(conn, name, view, case.chunk_size)
                 reference_cost[other] = probe.finish()
