@@ -60,7 +60,7 @@ class BoundView(APIView):
             crc = crc32(piece, crc)
             sha.update(piece)
 
-        size = append_body(request._request, int(request.META.get("CONTENT_LENGTH") or 0),
+        size = append_body(request, int(request.META.get("CONTENT_LENGTH") or 0),
                            os.path.join(os.environ["FLOOR_DIR"], name), each=digest)
         with connection.cursor() as cursor:  # autocommit: one durable commit
             if row:

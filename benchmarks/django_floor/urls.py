@@ -20,8 +20,9 @@ class AppendView(APIView):
     parser_classes = ()
 
     def post(self, request: Request, name: str) -> HttpResponse:
-        django_request = request._request
-        size = append_body(django_request, int(request.META.get("CONTENT_LENGTH") or 0),
+        # DRF's Request hands read() on to Django's (parser_classes is empty: nothing
+        # else reads the body).
+        size = append_body(request, int(request.META.get("CONTENT_LENGTH") or 0),
                            os.path.join(os.environ["FLOOR_DIR"], name))
         return HttpResponse(b"%d\n" % size, content_type="text/plain")
 
