@@ -216,7 +216,6 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-
 def _measure(args, cases, source, ours, floor, references, data_dir):
     srv = Srv(ours.port)
     ticket = srv.log_in(USER, PASSWORD)

@@ -64,12 +64,10 @@ class BoundView(APIView):
         size = append_body(request, int(request.META.get("CONTENT_LENGTH") or 0),
                            os.path.join(os.environ["FLOOR_DIR"], name), each=digest)
         with connection.cursor() as cursor:  # autocommit: one durable commit
-            if row:
-                cursor.execute(f"UPDATE {TABLE} SET size = %s, crc = %s, sha = %s "
-                               "WHERE name = %s", [size, crc, sha.to_bytes().hex(), name])
-            else:
-                cursor.execute(f"INSERT INTO {TABLE} (name, size, crc, sha) "
-                               "VALUES (%s, %s, %s, %s)", [name, size, crc, sha.to_bytes().hex()])
+            cursor.execute(
+                f"INSERT INTO {TABLE} (name, size, crc, sha) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (name) DO UPDATE SET size = excluded.size, crc = excluded.crc, "
+                "sha = excluded.sha", [name, size, crc, sha.to_bytes().hex()])
         return HttpResponse(b"%d\n" % size, content_type="text/plain")
 
 
