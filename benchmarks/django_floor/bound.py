@@ -9,7 +9,8 @@ nothing else. For each chunk, on top of what the floor behind Django does
   resumable hasher: a 1 GiB finalize within 50 ms cannot hash the file then,
   and the next chunk may reach another worker;
 - the saved state read from the site's database (one ``SELECT``), and the new
-  size, CRC and SHA-256 state written back in one committed statement. An
+  size, the chunk's CRC and the SHA-256 state written back in one committed
+  statement. An
   acknowledged chunk must survive a power cut, so its size must be recorded
   durably beside the fsynced bytes (the file's own size cannot tell an
   acknowledged chunk from part of one that was never answered); on the demo's
