@@ -31,7 +31,7 @@ from functools import partial
 from pathlib import Path
 
 from .servers import Gunicorn, prepare_site, site_env, stop_all
-from .srvclient import BenchmarkError, Connection, Srv
+from .srvclient import BenchmarkError, Connection, Srv, bound_upload, floor_upload
 
 MiB, GiB = 1 << 20, 1 << 30
 
@@ -133,11 +133,11 @@ class _Bench:
             name = f"{self.stamp}-{count}-{case.name}-{rep}"
             floor_round = _round(self.floor, count, per_client, partial(
                 _floor_client, self.floor.port, name, view, case.chunk_size,
-                self.data_dir / "floor"))
+                self.data_dir / "floor", None))
             if self.bound is not None:
                 bound_round = _round(self.bound, count, per_client, partial(
                     _floor_client, self.bound.port, name, view, case.chunk_size,
-                    self.data_dir / "bound"))
+                    self.data_dir / "bound", self.ticket))
                 print(f"{label:<32} bound {bound_round.mbps:7.1f} MB/s p50 "
                       f"{bound_round.p50_ms:6.1f} p99 {bound_round.p99_ms:6.1f} ms  errors "
                       f"{bound_round.errors}", file=sys.stderr)
@@ -197,17 +197,15 @@ def _percentile(samples: list[float], fraction: float) -> float:
 
 
 def _floor_client(port: int, run: str, view: memoryview, chunk_size: int, directory: Path,
-                  index: int, latencies: list[float]) -> None:
+                  ticket: str | None, index: int, latencies: list[float]) -> None:
+    """One client of the floor, or of the bound with the ``ticket`` it checks."""
     name = f"{run}-{index}"
     conn = Connection(port)
     try:
-        for offset in range(0, len(view), chunk_size):
-            chunk = view[offset:offset + chunk_size]
-            sent = time.perf_counter()
-            answer = conn.post(f"/{name}", "application/octet-stream", b"", chunk)
-            latencies.append(time.perf_counter() - sent)
-            if int(answer) != offset + len(chunk):
-                raise BenchmarkError(f"floor: {name} is {int(answer)} bytes")
+        if ticket is None:
+            floor_upload(conn, name, view, chunk_size, latencies)
+        else:
+            bound_upload(conn, ticket, name, view, chunk_size, latencies)
     finally:
         conn.close()
     stored = directory / name

@@ -17,7 +17,7 @@ from __future__ import annotations
 import ctypes
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 READ_SIZE = 1 << 20  # gunicorn's largest recv(); bigger reads only add copies
@@ -29,6 +29,7 @@ try:
 except AttributeError:  # not Linux
     _sync_file_range = None
 _NAME = re.compile(r"/([A-Za-z0-9_.-]{1,100})")
+Piece = bytes | memoryview
 
 
 def append_body(stream: Any, remaining: int, path: str, *, durable: bool = True,
@@ -38,14 +39,32 @@ def append_body(stream: Any, remaining: int, path: str, *, durable: bool = True,
     ``each``, if given, is called with every piece once it is written (and its
     writeback started), as the app hashes a piece while the disk writes it.
     """
+    return append_pieces(_read(stream, remaining), path, durable=durable, each=each)
+
+
+def _read(stream: Any, remaining: int) -> Iterator[bytes]:
+    while remaining > 0:
+        data = stream.read(min(READ_SIZE, remaining))
+        if not data:
+            raise OSError("request body cut short")
+        remaining -= len(data)
+        yield data
+
+
+def append_pieces(pieces: Iterable[Piece], path: str, *, durable: bool = True,
+                  each: Callable[[Piece], None] | None = None, cut_to: int | None = None,
+                  ) -> int:
+    """Append ``pieces`` to ``path`` as :func:`append_body` appends a body; its new size.
+
+    With ``cut_to``, the file is first cut to that size (bytes beyond it are
+    what an append that never committed left).
+    """
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
+        if cut_to is not None:
+            os.ftruncate(fd, cut_to)
         position, unsynced = os.lseek(fd, 0, os.SEEK_END), 0
-        while remaining > 0:
-            data = stream.read(min(READ_SIZE, remaining))
-            if not data:
-                raise OSError("request body cut short")
-            remaining -= len(data)
+        for data in pieces:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]

@@ -42,7 +42,7 @@ from pathlib import Path
 
 from .ingest import PASSWORD, USER, parse_size
 from .servers import Gunicorn, prepare_site, site_env
-from .srvclient import MULTIPART, Connection, Srv, floor_upload
+from .srvclient import MULTIPART, Connection, Srv, bound_upload, floor_upload
 
 MiB = 1 << 20
 
@@ -154,8 +154,9 @@ def main(argv: list[str] | None = None) -> int:
         with _server("benchmarks.django_floor.wsgi:application", floor_env,
                      data_dir / "floor.log") as server:
             conn = Connection(server.port)
-            floor = _profile(server, data_dir, chunks, None, lambda n: floor_upload(
-                conn, f"upload-{n}", data, args.chunk))
+            floor = _profile(server, data_dir, chunks, None, lambda n: (
+                bound_upload(conn, ticket, f"upload-{n}", data, args.chunk) if args.bound
+                else floor_upload(conn, f"upload-{n}", data, args.chunk)))
             conn.close()
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.client
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlencode
 from xml.etree import ElementTree as ET
@@ -118,8 +119,7 @@ class Srv:
         for offset in range(0, size, chunk_size):
             chunk = data[offset:offset + chunk_size]
             last = offset + len(chunk) >= size
-            fields = {"authenticationTicket": ticket, "uploadHandler": handler,
-                      "chunkHEXCRC": f"{crc32(chunk):X}", "lastChunk": "true" if last else "false"}
+            fields = chunk_fields(ticket, handler, chunk, last)
             body = chunk if encoded is None else encoded[offset // chunk_size]
             sent = time.perf_counter()
             attrib = _ok("UploadFileChunk", send(fields, body)).attrib
@@ -136,17 +136,8 @@ class Srv:
                       int(answer["DocumentId"]))
 
     def _multipart_chunk(self, fields: dict[str, str], chunk: memoryview) -> ET.Element:
-        # The chunk is a file part sent after the other fields, as vendor clients do.
-        boundary = uuid.uuid4().hex
-        head = b"".join(
-            b'--%s\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n'
-            % (boundary.encode(), name.encode(), value.encode())
-            for name, value in fields.items()
-        ) + (b'--%s\r\nContent-Disposition: form-data; name="fileChunk"; filename="blob"\r\n'
-             b"Content-Type: application/octet-stream\r\n\r\n" % boundary.encode())
-        tail = b"\r\n--%s--\r\n" % boundary.encode()
-        return self._post("UploadFileChunk", f"multipart/form-data; boundary={boundary}",
-                          head, chunk, tail)
+        content_type, head, tail = multipart_chunk(fields)
+        return self._post("UploadFileChunk", content_type, head, chunk, tail)
 
     def _base64_chunk(self, fields: dict[str, str], value: bytes) -> ET.Element:
         head = (urlencode(fields) + "&fileChunk=").encode()
@@ -221,18 +212,66 @@ class Srv:
         self.conn.close()
 
 
+def chunk_fields(ticket: str, handler: str, chunk: memoryview, last: bool) -> dict[str, str]:
+    """UploadFileChunk's fields but the chunk, in the order vendor clients send them."""
+    return {"authenticationTicket": ticket, "uploadHandler": handler,
+            "chunkHEXCRC": f"{crc32(chunk):X}", "lastChunk": "true" if last else "false"}
+
+
+def multipart_chunk(fields: dict[str, str]) -> tuple[str, bytes, bytes]:
+    """The content type, and what goes before and after the chunk, of a multipart
+    UploadFileChunk: the chunk is a file part after the other fields, as vendor
+    clients send it."""
+    boundary = uuid.uuid4().hex
+    head = b"".join(
+        b'--%s\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n'
+        % (boundary.encode(), name.encode(), value.encode())
+        for name, value in fields.items()
+    ) + (b'--%s\r\nContent-Disposition: form-data; name="fileChunk"; filename="blob"\r\n'
+         b"Content-Type: application/octet-stream\r\n\r\n" % boundary.encode())
+    tail = b"\r\n--%s--\r\n" % boundary.encode()
+    return f"multipart/form-data; boundary={boundary}", head, tail
+
+
 def _ok(method: str, root: ET.Element) -> ET.Element:
     if root.attrib.get("success") != "true":
         raise BenchmarkError(f"{method} failed: {root.attrib}")
     return root
 
 
-def floor_upload(conn: Connection, name: str, data: memoryview, chunk_size: int) -> float:
-    """Send ``data`` to the floor app in chunks; seconds taken."""
-    started = time.perf_counter()
-    for offset in range(0, len(data), chunk_size):
-        chunk = data[offset:offset + chunk_size]
+def floor_upload(conn: Connection, name: str, data: memoryview, chunk_size: int,
+                 latencies: list[float] | None = None) -> float:
+    """Send ``data`` to the floor app in chunks; seconds taken (each chunk's round trip
+    appended to ``latencies``, if given)."""
+    def send(offset: int, chunk: memoryview) -> None:
         answer = conn.post(f"/{name}", "application/octet-stream", b"", chunk)
         if int(answer) != offset + len(chunk):
             raise BenchmarkError(f"floor: {name} is {int(answer)} bytes, expected more")
+
+    return _chunks(data, chunk_size, send, latencies)
+
+
+def bound_upload(conn: Connection, ticket: str, name: str, data: memoryview, chunk_size: int,
+                 latencies: list[float] | None = None) -> float:
+    """Send ``data`` to the bound (``django_floor/bound.py``) in chunks, each as a
+    multipart UploadFileChunk like ours; seconds taken (and ``latencies``, as above)."""
+    def send(offset: int, chunk: memoryview) -> None:
+        last = offset + len(chunk) >= len(data)
+        content_type, head, tail = multipart_chunk(chunk_fields(ticket, name, chunk, last))
+        attrib = _ok("bound", ET.fromstring(conn.post(
+            "/srv.asmx/UploadFileChunk", content_type, head, chunk, tail))).attrib
+        if attrib.get("tryagain") != "false" or int(attrib["offset"]) != offset + len(chunk):
+            raise BenchmarkError(f"bound: chunk at {offset} of {name} not accepted: {attrib}")
+
+    return _chunks(data, chunk_size, send, latencies)
+
+
+def _chunks(data: memoryview, chunk_size: int, send: Callable[[int, memoryview], None],
+            latencies: list[float] | None) -> float:
+    started = time.perf_counter()
+    for offset in range(0, len(data), chunk_size):
+        sent = time.perf_counter()
+        send(offset, data[offset:offset + chunk_size])
+        if latencies is not None:
+            latencies.append(time.perf_counter() - sent)
     return time.perf_counter() - started

@@ -1,14 +1,22 @@
-"""The benchmarks' bound does the work its figures stand for: each chunk's CRC-32, the
-SHA-256 resumed across chunks, and the new state committed (benchmarks/django_floor)."""
+"""The benchmarks' bound does the work its figures stand for (benchmarks/django_floor):
+a multipart chunk with a checked ticket, a lease, each chunk's CRC-32 compared, the
+SHA-256 resumed across chunks, the new state committed; and it refuses what the
+contract refuses, appending nothing."""
 
 import hashlib
 import os
 import zlib
+from xml.etree import ElementTree as ET
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from benchmarks.django_floor import bound
+from chunked_upload.engine import tickets
 from chunked_upload.engine.checksums import Sha256State
+from tests.factories import UserFactory
+
+URL = "/srv.asmx/UploadFileChunk"
 
 
 @pytest.fixture
@@ -20,17 +28,87 @@ def bound_site(settings, tmp_path, monkeypatch):
     bound._create_table.cache_clear()
 
 
-def test_the_bound_appends_and_commits_the_resumed_state(db, client, bound_site):
+@pytest.fixture
+def ticket(db):
+    return str(tickets.issue_for(UserFactory()).key)
+
+
+def send(client, ticket, chunk, *, crc=None, last=False, handler="upload-1"):
+    answer = client.post(URL, {
+        "authenticationTicket": ticket, "uploadHandler": handler,
+        "chunkHEXCRC": f"{zlib.crc32(chunk) if crc is None else crc:X}",
+        "lastChunk": "true" if last else "false",
+        "fileChunk": SimpleUploadedFile("blob", chunk, "application/octet-stream"),
+    })
+    assert answer.status_code == 200
+    return ET.fromstring(answer.content).attrib
+
+
+def state(directory, handler="upload-1"):
+    with bound.connection.cursor() as cursor:
+        cursor.execute(f"SELECT size, length, crc, file_crc, sha, leased_until "
+                       f"FROM {bound.TABLE} WHERE path = %s", [str(directory / handler)])
+        return cursor.fetchone()
+
+
+def test_the_bound_appends_and_commits_the_resumed_state(client, bound_site, ticket):
     first, second = os.urandom(70_000), os.urandom(1_000)
-    for piece, size in ((first, 70_000), (second, 71_000)):
-        answer = client.post("/upload-1", piece, content_type="application/octet-stream")
-        assert answer.content == b"%d\n" % size
+
+    assert send(client, ticket, first) == {"success": "true", "tryagain": "false",
+                                           "offset": "70000"}
+    assert send(client, ticket, second, last=True)["filehexcrc"] == (
+        f"{zlib.crc32(first + second):X}")
 
     assert (bound_site / "upload-1").read_bytes() == first + second
-    with bound.connection.cursor() as cursor:
-        cursor.execute(f"SELECT size, crc, sha FROM {bound.TABLE} WHERE name = %s",
-                       ["upload-1"])
-        size, crc, sha = cursor.fetchone()
-    assert (size, crc) == (71_000, zlib.crc32(second))
+    size, length, crc, file_crc, sha, leased_until = state(bound_site)
+    assert (size, length, crc, file_crc) == (71_000, 1_000, zlib.crc32(second),
+                                             zlib.crc32(first + second))
+    assert leased_until is None  # the commit ended the lease
     assert Sha256State(bytes.fromhex(sha)).hexdigest() == hashlib.sha256(
         first + second).hexdigest()
+
+
+def test_a_bad_ticket_appends_nothing(client, bound_site, ticket):
+    send(client, ticket, b"kept")
+
+    answer = send(client, "6a1f1c3e-0000-4000-8000-000000000000", b"refused")
+
+    assert answer["success"] == "false"
+    assert (bound_site / "upload-1").read_bytes() == b"kept"
+
+
+def test_another_users_handler_is_refused(client, bound_site, ticket):
+    send(client, ticket, b"kept")
+
+    answer = send(client, str(tickets.issue_for(UserFactory()).key), b"refused")
+
+    assert answer["success"] == "false"
+    assert (bound_site / "upload-1").read_bytes() == b"kept"
+
+
+def test_a_crc_mismatch_appends_nothing_and_ends_the_lease(client, bound_site, ticket):
+    send(client, ticket, b"kept")
+
+    assert send(client, ticket, b"damaged", crc=1)["success"] == "false"
+
+    assert (bound_site / "upload-1").read_bytes() == b"kept"
+    assert state(bound_site)[0] == 4 and state(bound_site)[5] is None
+    assert send(client, ticket, b"!")["offset"] == "5"
+
+
+def test_a_leased_handler_is_refused(client, bound_site, ticket):
+    send(client, ticket, b"kept")
+    with bound.connection.cursor() as cursor:  # another request holds it
+        cursor.execute(f"UPDATE {bound.TABLE} SET leased_until = 1e12")
+
+    assert send(client, ticket, b"refused")["success"] == "false"
+    assert (bound_site / "upload-1").read_bytes() == b"kept"
+
+
+def test_bytes_an_uncommitted_append_left_are_cut_off(client, bound_site, ticket):
+    send(client, ticket, b"kept")
+    with open(bound_site / "upload-1", "ab") as staged:  # a crash before the commit
+        staged.write(b"uncommitted")
+
+    assert send(client, ticket, b"!")["offset"] == "5"
+    assert (bound_site / "upload-1").read_bytes() == b"kept!"
