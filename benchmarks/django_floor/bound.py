@@ -117,7 +117,11 @@ class BoundView(APIView):
             crc = crc32(piece, crc)
             sha.update(piece)
 
-        new_size = append_pieces(chunk.iter_bytes(), path, each=digest, cut_to=size)
+        try:
+            new_size = append_pieces(chunk.iter_bytes(), path, each=digest, cut_to=size)
+        except BaseException:  # the body cut short, say: the next lease cuts the bytes off
+            _end_lease(path, generation)
+            raise
         length = new_size - size
         if crc != expected_crc:
             append_pieces((), path, cut_to=size)
