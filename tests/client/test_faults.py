@@ -203,18 +203,25 @@ def test_the_server_killed_during_a_large_upload(site, store, folder, tmp_path):
     source = tmp_path / "source.bin"
     size = 64 * MiB + 3
     digest = make_file(source, size)
-    crashes = []
+    crashes, restarts = [], []
 
     def progress(done, total):
         if len(crashes) < 2 and done >= (len(crashes) + 1) * 20 * MiB:
+            # The site answers before all its workers are up: let the last restart end,
+            # or this crash would pull the server from under it.
+            for restart in restarts:
+                restart.join()
             crashes.append(done)
             site.crash()
-            threading.Thread(target=site.start).start()
+            restarts.append(threading.Thread(target=site.start))
+            restarts[-1].start()
 
     with Session(f"http://127.0.0.1:{site.port}/", user=USERNAME, password=PASSWORD,
                  retry=RetryPolicy(initial_delay=0.2, max_delay=2, attempts=40)) as session:
         done = upload(session, source, f"{folder}/f.bin", chunk_size=4 * MiB, state=store,
                       progress=progress)
+    for restart in restarts:
+        restart.join()
     assert len(crashes) == 2
     assert stored_sha256(site, done.version_id) == digest
 
