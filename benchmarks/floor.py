@@ -33,7 +33,7 @@ Piece = bytes | memoryview
 
 
 def append_body(stream: Any, remaining: int, path: str, *, durable: bool = True,
-                each: Callable[[bytes], None] | None = None) -> int:
+                each: Callable[[Piece], None] | None = None) -> int:
     """Append ``remaining`` bytes read from ``stream`` to ``path``; its new size.
 
     ``each``, if given, is called with every piece once it is written (and its
