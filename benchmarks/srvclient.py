@@ -125,8 +125,7 @@ class Srv:
             attrib = _ok("UploadFileChunk", send(fields, body)).attrib
             if latencies is not None:
                 latencies.append(time.perf_counter() - sent)
-            if attrib.get("tryagain") != "false" or int(attrib["offset"]) != offset + len(chunk):
-                raise BenchmarkError(f"chunk at {offset} not accepted: {attrib}")
+            _check_accepted("chunk", attrib, offset, chunk)
             file_crc = int(attrib["filehexcrc"], 16) if last else None
         finalizing = time.perf_counter()
         answer = self.call("UploadDocumentWithHandler", authenticationTicket=ticket,
@@ -233,6 +232,12 @@ def multipart_chunk(fields: dict[str, str]) -> tuple[str, bytes, bytes]:
     return f"multipart/form-data; boundary={boundary}", head, tail
 
 
+def _check_accepted(label: str, attrib: dict[str, str], offset: int, chunk: memoryview) -> None:
+    """An UploadFileChunk answer must accept the chunk and move the offset past it."""
+    if attrib.get("tryagain") != "false" or int(attrib["offset"]) != offset + len(chunk):
+        raise BenchmarkError(f"{label} at {offset} not accepted: {attrib}")
+
+
 def _ok(method: str, root: ET.Element) -> ET.Element:
     if root.attrib.get("success") != "true":
         raise BenchmarkError(f"{method} failed: {root.attrib}")
@@ -260,8 +265,7 @@ def bound_upload(conn: Connection, ticket: str, name: str, data: memoryview, chu
         content_type, head, tail = multipart_chunk(chunk_fields(ticket, name, chunk, last))
         attrib = _ok("bound", ET.fromstring(conn.post(
             "/srv.asmx/UploadFileChunk", content_type, head, chunk, tail))).attrib
-        if attrib.get("tryagain") != "false" or int(attrib["offset"]) != offset + len(chunk):
-            raise BenchmarkError(f"bound: chunk at {offset} of {name} not accepted: {attrib}")
+        _check_accepted(f"bound: {name}'s chunk", attrib, offset, chunk)
 
     return _chunks(data, chunk_size, send, latencies)
 

@@ -112,3 +112,25 @@ def test_bytes_an_uncommitted_append_left_are_cut_off(client, bound_site, ticket
 
     assert send(client, ticket, b"!")["offset"] == "5"
     assert (bound_site / "upload-1").read_bytes() == b"kept!"
+
+
+def test_a_chunk_whose_lease_was_taken_over_commits_nothing(client, bound_site, ticket,
+                                                            monkeypatch):
+    send(client, ticket, b"kept")
+    append = bound.append_pieces
+
+    def taken_over_meanwhile(*args, **kwargs):
+        size = append(*args, **kwargs)
+        with bound.connection.cursor() as cursor:  # another request leases the handler
+            cursor.execute(f"UPDATE {bound.TABLE} SET generation = generation + 1")
+        return size
+
+    monkeypatch.setattr(bound, "append_pieces", taken_over_meanwhile)
+    assert send(client, ticket, b"late")["success"] == "false"
+    monkeypatch.setattr(bound, "append_pieces", append)
+
+    assert state(bound_site)[0] == 4
+    with bound.connection.cursor() as cursor:  # that other request's lease runs out
+        cursor.execute(f"UPDATE {bound.TABLE} SET leased_until = NULL")
+    assert send(client, ticket, b"!")["offset"] == "5"
+    assert (bound_site / "upload-1").read_bytes() == b"kept!"
