@@ -26,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -132,12 +133,12 @@ class _Bench:
             label = f"{case.name} x{count} " + ("warm-up" if rep == 0 else f"run {rep}")
             name = f"{self.stamp}-{count}-{case.name}-{rep}"
             floor_round = _round(self.floor, count, per_client, partial(
-                _floor_client, self.floor.port, name, view, case.chunk_size,
-                self.data_dir / "floor", None))
+                _floor_client, self.floor.port, floor_upload, name, view, case.chunk_size,
+                self.data_dir / "floor"))
             if self.bound is not None:
                 bound_round = _round(self.bound, count, per_client, partial(
-                    _floor_client, self.bound.port, name, view, case.chunk_size,
-                    self.data_dir / "bound", self.ticket))
+                    _floor_client, self.bound.port, partial(bound_upload, ticket=self.ticket),
+                    name, view, case.chunk_size, self.data_dir / "bound"))
                 print(f"{label:<32} bound {bound_round.mbps:7.1f} MB/s p50 "
                       f"{bound_round.p50_ms:6.1f} p99 {bound_round.p99_ms:6.1f} ms  errors "
                       f"{bound_round.errors}", file=sys.stderr)
@@ -196,16 +197,13 @@ def _percentile(samples: list[float], fraction: float) -> float:
     return samples[min(len(samples) - 1, int(fraction * len(samples)))]
 
 
-def _floor_client(port: int, run: str, view: memoryview, chunk_size: int, directory: Path,
-                  ticket: str | None, index: int, latencies: list[float]) -> None:
-    """One client of the floor, or of the bound with the ``ticket`` it checks."""
+def _floor_client(port: int, upload: Callable[..., float], run: str, view: memoryview,
+                  chunk_size: int, directory: Path, index: int, latencies: list[float]) -> None:
+    """One client of the floor (``upload`` is ``floor_upload``) or of the bound."""
     name = f"{run}-{index}"
     conn = Connection(port)
     try:
-        if ticket is None:
-            floor_upload(conn, name, view, chunk_size, latencies)
-        else:
-            bound_upload(conn, ticket, name, view, chunk_size, latencies)
+        upload(conn, name, view, chunk_size, latencies)
     finally:
         conn.close()
     stored = directory / name

@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from isal.isal_zlib import crc32
@@ -231,7 +232,9 @@ def _measure(args, cases, source, ours, floor, references, data_dir):
     ticket = srv.log_in(USER, PASSWORD)
     floor_conn = Connection(floor.port)
     tus = references.pop("tus", None)
-    others = {name: (server, Connection(server.port), directory)
+    # Each reference's client: the bound's sends ours' requests, with the ticket it checks.
+    others = {name: (server, Connection(server.port), directory,
+                     partial(bound_upload, ticket=ticket) if name == "bound" else floor_upload)
               for name, (server, directory) in references.items()}
     view = memoryview(source.data)
     runs: dict[str, list[Run]] = {case.name: [] for case in cases}
@@ -245,11 +248,9 @@ def _measure(args, cases, source, ours, floor, references, data_dir):
             # Their order turns round from one repetition to the next: on a VM the
             # second of two runs back to back can be ~10% slower whichever it is.
             turn = list(others.items())
-            for other, (server, conn, directory) in turn[::-1] if rep % 2 else turn:
+            for other, (server, conn, directory, upload) in turn[::-1] if rep % 2 else turn:
                 probe = server.probe()
-                reference_seconds[other] = (
-                    bound_upload(conn, ticket, name, view, case.chunk_size) if other == "bound"
-                    else floor_upload(conn, name, view, case.chunk_size))
+                reference_seconds[other] = upload(conn, name, view, case.chunk_size)
                 reference_cost[other] = probe.finish()
                 _check_floor(directory / name, args.size)
             if tus is not None:
@@ -305,7 +306,7 @@ def _measure(args, cases, source, ours, floor, references, data_dir):
                 runs[case.name].append(run)
     srv.close()
     floor_conn.close()
-    for _, conn, _ in others.values():
+    for _, conn, _, _ in others.values():
         conn.close()
     return runs, downloads
 

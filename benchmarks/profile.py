@@ -38,6 +38,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from .ingest import PASSWORD, USER, parse_size
@@ -154,9 +155,9 @@ def main(argv: list[str] | None = None) -> int:
         with _server("benchmarks.django_floor.wsgi:application", floor_env,
                      data_dir / "floor.log") as server:
             conn = Connection(server.port)
-            floor = _profile(server, data_dir, chunks, None, lambda n: (
-                bound_upload(conn, ticket, f"upload-{n}", data, args.chunk) if args.bound
-                else floor_upload(conn, f"upload-{n}", data, args.chunk)))
+            upload = partial(bound_upload, ticket=ticket) if args.bound else floor_upload
+            floor = _profile(server, data_dir, chunks, None, lambda n: upload(
+                conn, f"upload-{n}", data, args.chunk))
             conn.close()
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)

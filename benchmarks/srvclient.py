@@ -256,10 +256,11 @@ def floor_upload(conn: Connection, name: str, data: memoryview, chunk_size: int,
     return _chunks(data, chunk_size, send, latencies)
 
 
-def bound_upload(conn: Connection, ticket: str, name: str, data: memoryview, chunk_size: int,
-                 latencies: list[float] | None = None) -> float:
+def bound_upload(conn: Connection, name: str, data: memoryview, chunk_size: int,
+                 latencies: list[float] | None = None, *, ticket: str) -> float:
     """Send ``data`` to the bound (``django_floor/bound.py``) in chunks, each as a
-    multipart UploadFileChunk like ours; seconds taken (and ``latencies``, as above)."""
+    multipart UploadFileChunk like ours; seconds taken (and ``latencies``, as above).
+    Called as :func:`floor_upload` is, once ``ticket`` is bound."""
     def send(offset: int, chunk: memoryview) -> None:
         last = offset + len(chunk) >= len(data)
         content_type, head, tail = multipart_chunk(chunk_fields(ticket, name, chunk, last))

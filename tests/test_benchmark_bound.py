@@ -134,3 +134,10 @@ def test_a_chunk_whose_lease_was_taken_over_commits_nothing(client, bound_site, 
         cursor.execute(f"UPDATE {bound.TABLE} SET leased_until = NULL")
     assert send(client, ticket, b"!")["offset"] == "5"
     assert (bound_site / "upload-1").read_bytes() == b"kept!"
+
+
+def test_a_handler_name_that_leaves_its_directory_is_refused(client, bound_site, ticket):
+    answer = send(client, ticket, b"refused", handler="../escaped")
+
+    assert answer["success"] == "false"
+    assert not (bound_site.parent / "escaped").exists()

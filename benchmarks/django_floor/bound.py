@@ -124,7 +124,7 @@ class BoundView(APIView):
             raise
         length = new_size - size
         if crc != expected_crc:
-            append_pieces((), path, cut_to=size)
+            os.truncate(path, size)
             _end_lease(path, generation)
             raise Refused("CRC mismatch")
         file_crc = crc32_combine(file_crc, crc, length)
