@@ -35,3 +35,25 @@ def test_an_accepted_chunk_runs_four_statements_in_one_transaction(srv, user):
     assert kinds.count("COMMIT") <= 1
     # The lease is its own statement, before the transaction that commits.
     assert kinds.index("UPDATE") < kinds.index("BEGIN") if "BEGIN" in kinds else True
+
+
+@pytest.mark.skipif(not has_returning("default"),
+                    reason="the database has no RETURNING: the lease takes a transaction")
+def test_a_site_with_atomic_requests_still_commits_the_lease_at_once(srv, user, monkeypatch):
+    # ATOMIC_REQUESTS would hold one transaction (on SQLite, the write lock)
+    # for as long as the chunk's body takes to arrive.
+    monkeypatch.setitem(connection.settings_dict, "ATOMIC_REQUESTS", True)
+    ticket = srv.login(user.username, PASSWORD)
+    handler = srv.create_handler(ticket)
+    kinds = statements(srv, ticket, handler, b"x" * 1000, binding="multipart")
+    assert kinds[:2] == ["SELECT", "UPDATE"]  # ticket and lease, outside any transaction
+    assert "SAVEPOINT" not in kinds
+
+
+def test_the_ledger_is_indexed_by_handler_once():
+    # Every index is one more page written for each chunk's ledger row.
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, "chunked_upload_chunk")
+    by_handler = [name for name, c in constraints.items()
+                  if (c["index"] or c["unique"]) and c["columns"][:1] == ["handler_id"]]
+    assert by_handler == ["chunk_unique_index"]

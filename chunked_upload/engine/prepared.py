@@ -74,13 +74,14 @@ def ticket_with_user(key_hash: str, using: str) -> Ticket | None:
 TICKET_FIELDS = ("id", "created_at", "last_used_at", "expires_at", "revoked_at", "auth_hash")
 
 
-def _user_fields(user_model: type[Model]) -> list[str]:
+@functools.lru_cache(maxsize=8)
+def _user_fields(user_model: type[Model]) -> tuple[str, ...]:
     """The user's primary key, and its ``is_active`` and ``password`` where they are
     columns of its own table (a user model may make either a property, or inherit
     them from a parent table: then they load on access)."""
     local = {field.name for field in user_model._meta.local_concrete_fields}
     wanted = [name for name in ("is_active", "password") if name in local]
-    return [user_model._meta.pk.name, *wanted]
+    return (user_model._meta.pk.name, *wanted)
 
 
 def _ticket_sql(connection: Any) -> str:
@@ -142,9 +143,15 @@ def _value(model: type[Model], name: str, value: object, connection: Any) -> obj
 
 def _from_db(model: type[M], using: str, values: dict[str, object]) -> M:
     """An instance loaded with ``values`` (by attname); the other fields deferred."""
-    # from_db takes the values in the model's field order.
-    names = [field.attname for field in model._meta.concrete_fields if field.attname in values]
+    names = _in_field_order(model, frozenset(values))
     return model.from_db(using, names, [values[name] for name in names])
+
+
+@functools.lru_cache(maxsize=64)
+def _in_field_order(model: type[Model], attnames: frozenset[str]) -> list[str]:
+    # from_db takes the values in the model's field order; the same few
+    # shapes load on every chunk, so the order is worked out once per shape.
+    return [field.attname for field in model._meta.concrete_fields if field.attname in attnames]
 
 
 def _lease_sql(connection: Any, scope_field: str) -> str:

@@ -191,7 +191,10 @@ def _due_at(lifetimes: Lifetimes, state: str, last_activity_at: datetime,
 class Chunk(models.Model):
     """The ledger: one row per accepted chunk, in order."""
 
-    handler = models.ForeignKey(UploadHandler, on_delete=models.CASCADE, related_name="chunks")
+    # No index of its own: the unique (handler, index) index serves every
+    # lookup by handler, and one index fewer is one page fewer written per chunk.
+    handler = models.ForeignKey(UploadHandler, on_delete=models.CASCADE, related_name="chunks",
+                                db_index=False)
     index = models.PositiveIntegerField()
     offset = models.BigIntegerField()
     length = models.PositiveIntegerField()

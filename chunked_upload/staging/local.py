@@ -26,13 +26,13 @@ import os
 import struct
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage, Storage
+from django.utils.functional import cached_property
 
 from ..conf import get_config
 from .base import StagedFile, StagingBackend, StagingError, StagingFenced
@@ -131,44 +131,51 @@ class LocalStagedFile(StagedFile):
         self._position = os.lseek(fd, 0, os.SEEK_END)
         self._unsynced = 0  # bytes written since writeback was last started
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _lock(self) -> None:
+        """Take the lock and check the fence under it; the caller unlocks (in a
+        ``finally``). Not a context manager: this runs for every write."""
         fcntl.flock(self._fd, fcntl.LOCK_EX)
         try:
             if self._fence_fd is not None and _read_fence(self._fence_fd) != self._fence:
                 raise StagingFenced("a newer request has taken over the staged file")
-            yield
-        finally:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        except BaseException:
+            self._unlock()
+            raise
+
+    def _unlock(self) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     @property
     def size(self) -> int:
         return os.fstat(self._fd).st_size
 
     def truncate(self, size: int) -> None:
-        with self._locked():
-            try:
-                # Every chunk starts with a cut back to the committed size, nearly
-                # always a no-op: skipped, as ftruncate would still dirty the inode.
-                if os.fstat(self._fd).st_size != size:
-                    os.ftruncate(self._fd, size)
-            except OSError as exc:
-                raise StagingError(f"cannot truncate staged file: {exc.strerror}",
-                                   exc.errno) from exc
+        self._lock()
+        try:
+            # Every chunk starts with a cut back to the committed size, nearly
+            # always a no-op: skipped, as ftruncate would still dirty the inode.
+            if os.fstat(self._fd).st_size != size:
+                os.ftruncate(self._fd, size)
+        except OSError as exc:
+            raise StagingError(f"cannot truncate staged file: {exc.strerror}",
+                               exc.errno) from exc
+        finally:
+            self._unlock()
         self._position = size
         self._unsynced = 0
 
     def write(self, data: bytes | memoryview) -> None:
         view = memoryview(data)
-        with self._locked():
-            try:
-                while view:
-                    written = os.pwrite(self._fd, view, self._position)
-                    self._position += written
-                    view = view[written:]
-            except OSError as exc:
-                raise StagingError(f"cannot write staged file: {exc.strerror}",
-                                   exc.errno) from exc
+        self._lock()
+        try:
+            while view:
+                written = os.pwrite(self._fd, view, self._position)
+                self._position += written
+                view = view[written:]
+        except OSError as exc:
+            raise StagingError(f"cannot write staged file: {exc.strerror}", exc.errno) from exc
+        finally:
+            self._unlock()
         self._unsynced += len(data)
         if self._unsynced >= WRITE_BEHIND:
             self.start_sync()
@@ -205,27 +212,39 @@ class LocalStaging(StagingBackend):
     def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
         directory = directory or get_config()["STAGING_DIR"]
         if directory is None:
-            directory = Path(settings.MEDIA_ROOT or ".") / "chunked_upload_staging"
-        self.directory = Path(directory)
+            directory = os.path.join(settings.MEDIA_ROOT or "", "chunked_upload_staging")
+        self._root = os.fspath(directory)
+
+    @cached_property
+    def directory(self) -> Path:
+        # Made on first use: a backend is made for every chunk, and only the
+        # file's path (a string) is needed there.
+        return Path(self._root)
 
     def path(self, key: str) -> Path:
-        return self.directory / key[:2] / f"{key}{SUFFIX}"
+        return Path(self._file(key, SUFFIX))
 
     def fence_path(self, key: str) -> Path:
-        return self.directory / key[:2] / f"{key}{FENCE_SUFFIX}"
+        return Path(self._file(key, FENCE_SUFFIX))
+
+    def _file(self, key: str, suffix: str) -> str:
+        # Plain strings: every chunk opens two of these, and pathlib's parsing
+        # costs more than the open itself.
+        return os.path.join(self._root, key[:2], key + suffix)
 
     def open(self, key: str, *, create: bool, fence: int | None = None) -> LocalStagedFile | None:
-        path = self.path(key)
+        path = self._file(key, SUFFIX)
         try:
             fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
         except FileNotFoundError:
             if not create:
                 return None
-            fd = self._create(path)
+            fd = self._create(Path(path))
         if fence is None:
             return LocalStagedFile(fd, None, None)
         try:
-            fence_fd = os.open(self.fence_path(key), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fence_fd = os.open(self._file(key, FENCE_SUFFIX),
+                               os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError as exc:
             os.close(fd)
             raise StagingError(f"cannot open fence file: {exc.strerror}", exc.errno) from exc

@@ -16,12 +16,11 @@ therefore no CSRF check here.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
-from django.utils.decorators import method_decorator
 from django.utils.module_loading import import_string
 from rest_framework.exceptions import MethodNotAllowed, Throttled
 from rest_framework.negotiation import BaseContentNegotiation
@@ -64,7 +63,6 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponseBa
     return context["view"].failure_response(exc)
 
 
-@method_decorator(transaction.non_atomic_requests, name="dispatch")
 class ServiceView(APIView):
     """What every binding shares: limits, throttling, the call and its answers."""
 
@@ -78,6 +76,13 @@ class ServiceView(APIView):
     throttle_scope = "chunked_upload"
     #: The method being called, once known: failures answer with its root element.
     method: Method | None = None
+
+    @classmethod
+    def as_view(cls, **initkwargs: Any) -> Callable[..., HttpResponseBase]:
+        # Never inside ATOMIC_REQUESTS' transaction: a chunk's body may take any
+        # time to arrive. Marked on the view function itself, because
+        # method_decorator on dispatch would build a wrapper on every call.
+        return transaction.non_atomic_requests(super().as_view(**initkwargs))
 
     def initialize_request(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Request:
         # The engine takes Django's own HttpRequest (authenticate() and its backends
