@@ -35,6 +35,8 @@ from pathlib import Path
 
 from isal.isal_zlib import crc32
 
+from chunked_upload.staging.local import LocalStaging
+
 from . import report
 from .servers import Gunicorn, WorkerCost, prepare_site, site_env, stop_all
 from .srvclient import (
@@ -51,6 +53,7 @@ from .tus import TusServer
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 USER, PASSWORD = "bench", "bench-password"
+BOUNDS = ("bound", "guarded")  # the bound, and the bound with the guarantees (bound.py)
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,10 @@ class Run:
     bound_ratio: float | None = None  # ours divided by it
     bound_django_ratio: float | None = None  # it divided by the floor behind Django
     bound_cpu_ms_per_chunk: float | None = None  # its worker CPU beyond that floor, per chunk
+    guarded_mbps: float | None = None  # --bound-guarantees: the bound + fence and ledger
+    guarded_ratio: float | None = None  # the same four figures
+    guarded_django_ratio: float | None = None
+    guarded_cpu_ms_per_chunk: float | None = None
     tus_mbps: float | None = None  # --tus: @tus/server, timed before the pair
     tus_ratio: float | None = None  # ours divided by it
     tus_cpu_s_per_gib: float | None = None
@@ -153,8 +160,9 @@ def main(argv: list[str] | None = None) -> int:
                          data_dir / "floor.log")
         servers.append(floor)
         # Reference servers, timed before each pair for information, each appending
-        # to its own directory: the floor without fsync, the floor behind Django, and
-        # the bound (that floor plus only the work the contract makes mandatory).
+        # to its own directory: the floor without fsync, the floor behind Django, the
+        # bound (that floor plus only the work the contract makes mandatory) and the
+        # guarded bound (the bound plus the fence and the ledger row).
         references: dict[str, tuple[Gunicorn, Path]] = {}
         for name, wanted, app, app_env in (
             ("cache", args.cache_floor, "benchmarks.floor:application",
@@ -162,7 +170,11 @@ def main(argv: list[str] | None = None) -> int:
             ("django", args.django_floor, "benchmarks.django_floor.wsgi:application",
              {"DJANGO_SETTINGS_MODULE": "benchmarks.django_floor.settings"}),
             ("bound", args.bound, "benchmarks.django_floor.wsgi:application",
-             {"DJANGO_SETTINGS_MODULE": "benchmarks.django_floor.bound_settings"}),
+             {"DJANGO_SETTINGS_MODULE": "benchmarks.django_floor.bound_settings",
+              "BOUND_GUARANTEES": "0"}),
+            ("guarded", args.bound_guarantees, "benchmarks.django_floor.wsgi:application",
+             {"DJANGO_SETTINGS_MODULE": "benchmarks.django_floor.bound_settings",
+              "BOUND_GUARANTEES": "1"}),
         ):
             if wanted:
                 directory = data_dir / f"{name}-floor"
@@ -214,11 +226,18 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
                         "ticket checked, a lease, CRC-32, resumable SHA-256, one durable commit, "
                         "an XML answer: benchmarks/django_floor/bound.py), the best any "
                         "implementation could do; implies --django-floor")
+    parser.add_argument("--bound-guarantees", action="store_true",
+                        help="also time the guarded bound: the bound keeping the promises of "
+                        "ours that cost work on every chunk too, the fenced staging and a "
+                        "ledger row (BOUND_GUARANTEES=1 in bound.py); implies --bound")
     parser.add_argument("--tus", action="store_true",
                         help="also time @tus/server with its file store (benchmarks/tus.py; "
                         "needs `npm ci --prefix benchmarks/tus`), a peer")
     args = parser.parse_args(argv)
+    args.bound = args.bound or args.bound_guarantees
     args.django_floor = args.django_floor or args.bound
+    if args.bound_guarantees and args.clients:
+        parser.error("--bound-guarantees: one upload at a time only (not with --clients)")
     args.workers = args.workers or (4 if args.clients else 2)
     args.cases = args.cases or ",".join(CLIENTS_CASES if args.clients else DEFAULT_CASES)
     unknown = set(args.cases.split(",")) - set(CASES)
@@ -232,9 +251,9 @@ def _measure(args, cases, source, ours, floor, references, data_dir):
     ticket = srv.log_in(USER, PASSWORD)
     floor_conn = Connection(floor.port)
     tus = references.pop("tus", None)
-    # Each reference's client: the bound's sends ours' requests, with the ticket it checks.
+    # Each reference's client: the bounds' send ours' requests, with the ticket they check.
     others = {name: (server, Connection(server.port), directory,
-                     partial(bound_upload, ticket=ticket) if name == "bound" else floor_upload)
+                     partial(bound_upload, ticket=ticket) if name in BOUNDS else floor_upload)
               for name, (server, directory) in references.items()}
     view = memoryview(source.data)
     runs: dict[str, list[Run]] = {case.name: [] for case in cases}
@@ -252,7 +271,10 @@ def _measure(args, cases, source, ours, floor, references, data_dir):
                 probe = server.probe()
                 reference_seconds[other] = upload(conn, name, view, case.chunk_size)
                 reference_cost[other] = probe.finish()
-                _check_floor(directory / name, args.size)
+                stored = directory / name
+                if other == "guarded":  # kept as the app stages
+                    stored = LocalStaging(directory).path(name)
+                _check_floor(stored, args.size)
             if tus is not None:
                 probe = tus.probe()
                 reference_seconds["tus"] = tus.upload(view, case.chunk_size)
@@ -287,13 +309,15 @@ def _measure(args, cases, source, ours, floor, references, data_dir):
                 run.django_floor_cpu_s_per_gib = django_cpu * GiB / args.size
                 chunks = -(-args.size // case.chunk_size)
                 run.app_cpu_ms_per_chunk = (cost.cpu_seconds - django_cpu) * 1e3 / chunks
-            if "bound" in reference_seconds:
-                bound_seconds = reference_seconds["bound"]
-                run.bound_mbps = args.size / bound_seconds / 1e6
-                run.bound_ratio = bound_seconds / upload.seconds
-                run.bound_django_ratio = reference_seconds["django"] / bound_seconds
-                run.bound_cpu_ms_per_chunk = (
-                    reference_cost["bound"].cpu_seconds - django_cpu) * 1e3 / chunks
+            for bound in BOUNDS:
+                if bound in reference_seconds:
+                    bound_seconds = reference_seconds[bound]
+                    setattr(run, f"{bound}_mbps", args.size / bound_seconds / 1e6)
+                    setattr(run, f"{bound}_ratio", bound_seconds / upload.seconds)
+                    setattr(run, f"{bound}_django_ratio",
+                            reference_seconds["django"] / bound_seconds)
+                    setattr(run, f"{bound}_cpu_ms_per_chunk",
+                            (reference_cost[bound].cpu_seconds - django_cpu) * 1e3 / chunks)
             if "tus" in reference_seconds:
                 run.tus_mbps = args.size / reference_seconds["tus"] / 1e6
                 run.tus_ratio = reference_seconds["tus"] / upload.seconds

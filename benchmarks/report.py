@@ -34,6 +34,10 @@ def summarize(args: Any, cases: list, runs: dict, downloads: list[float]) -> dic
             "bound_ratio": _median_of(case_runs, "bound_ratio"),
             "bound_django_ratio": _median_of(case_runs, "bound_django_ratio"),
             "bound_cpu_ms_per_chunk": _median_of(case_runs, "bound_cpu_ms_per_chunk"),
+            "guarded_mbps": _median_of(case_runs, "guarded_mbps"),
+            "guarded_ratio": _median_of(case_runs, "guarded_ratio"),
+            "guarded_django_ratio": _median_of(case_runs, "guarded_django_ratio"),
+            "guarded_cpu_ms_per_chunk": _median_of(case_runs, "guarded_cpu_ms_per_chunk"),
             "tus_mbps": _median_of(case_runs, "tus_mbps"),
             "tus_ratio": _median_of(case_runs, "tus_ratio"),
             "tus_cpu_s_per_gib": _median_of(case_runs, "tus_cpu_s_per_gib"),
@@ -104,6 +108,11 @@ def table(report: dict) -> str:
                f"  [bound: {row['bound_mbps']:.0f} MB/s, ours / it {row['bound_ratio']:.2f}, "
                f"it / floor behind Django {row['bound_django_ratio']:.2f}, its CPU beyond "
                f"that floor {row['bound_cpu_ms_per_chunk']:.2f} ms/chunk]")
+            + ("" if row["guarded_mbps"] is None else
+               f"  [guarded bound: {row['guarded_mbps']:.0f} MB/s, ours / it "
+               f"{row['guarded_ratio']:.2f}, it / floor behind Django "
+               f"{row['guarded_django_ratio']:.2f}, its CPU beyond that floor "
+               f"{row['guarded_cpu_ms_per_chunk']:.2f} ms/chunk]")
             + ("" if row["tus_mbps"] is None else
                f"  [@tus/server: {row['tus_mbps']:.0f} MB/s, {row['tus_cpu_s_per_gib']:.2f} CPU "
                f"s/GiB; ours / tus {row['tus_ratio']:.2f}]")

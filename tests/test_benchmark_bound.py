@@ -14,6 +14,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from benchmarks.django_floor import bound
 from chunked_upload.engine import tickets
 from chunked_upload.engine.checksums import Sha256State
+from chunked_upload.staging.local import LocalStaging
 from tests.factories import UserFactory
 
 URL = "/srv.asmx/UploadFileChunk"
@@ -141,3 +142,64 @@ def test_a_handler_name_that_leaves_its_directory_is_refused(client, bound_site,
 
     assert answer["success"] == "false"
     assert not (bound_site.parent / "escaped").exists()
+
+
+@pytest.fixture
+def guarded_site(bound_site, monkeypatch):
+    monkeypatch.setenv("BOUND_GUARANTEES", "1")
+    return bound_site
+
+
+def staged(directory, handler="upload-1"):
+    return LocalStaging(directory).path(handler).read_bytes()
+
+
+def ledger(directory, handler="upload-1"):
+    with bound.connection.cursor() as cursor:
+        cursor.execute(f"SELECT idx, off, length, crc FROM {bound.LEDGER} WHERE path = %s "
+                       "ORDER BY idx", [str(directory / handler)])
+        return cursor.fetchall()
+
+
+def test_with_guarantees_each_chunk_is_staged_and_has_a_ledger_row(client, guarded_site,
+                                                                   ticket):
+    first, second = os.urandom(70_000), os.urandom(1_000)
+
+    assert send(client, ticket, first)["offset"] == "70000"
+    assert send(client, ticket, second, last=True)["filehexcrc"] == (
+        f"{zlib.crc32(first + second):X}")
+
+    assert staged(guarded_site) == first + second
+    assert ledger(guarded_site) == [(0, 0, 70_000, zlib.crc32(first)),
+                                    (1, 70_000, 1_000, zlib.crc32(second))]
+    assert state(guarded_site)[0] == 71_000
+
+
+def test_with_guarantees_a_crc_mismatch_stages_and_records_nothing(client, guarded_site,
+                                                                   ticket):
+    send(client, ticket, b"kept")
+
+    assert send(client, ticket, b"damaged", crc=1)["success"] == "false"
+
+    assert staged(guarded_site) == b"kept"
+    assert len(ledger(guarded_site)) == 1
+    assert send(client, ticket, b"!")["offset"] == "5"
+
+
+def test_with_guarantees_a_writer_whose_lease_was_taken_over_is_fenced_off(
+        client, guarded_site, ticket, monkeypatch):
+    send(client, ticket, b"kept")
+    lease = bound._lease
+
+    def taken_over_before_the_bytes(path, key):
+        size, file_crc, sha, generation = lease(path, key)
+        newer = LocalStaging(guarded_site).open("upload-1", create=False, fence=generation + 1)
+        newer.close()  # another request opened the staged bytes with the next generation
+        return size, file_crc, sha, generation
+
+    monkeypatch.setattr(bound, "_lease", taken_over_before_the_bytes)
+    assert send(client, ticket, b"late")["success"] == "false"
+
+    assert staged(guarded_site) == b"kept"
+    assert len(ledger(guarded_site)) == 1
+    assert state(guarded_site)[0] == 4
