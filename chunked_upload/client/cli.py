@@ -98,16 +98,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result, status = commands[args.command](args)
     except KeyboardInterrupt:
-        return _fail(args, "interrupted", 130)
+        reason, status = "interrupted", 130
     except UsageError as error:
-        return _fail(args, str(error), 2)
+        reason, status = str(error), 2
     except ClientError as error:
-        return _fail(args, str(error), 1)
+        reason, status = str(error), 1
     except OSError as error:
-        return _fail(args, f"{error.filename or ''}: {error.strerror or error}".lstrip(": "), 1)
-    if args.json:
-        print(json.dumps({"ok": status == 0, **result}, indent=1))
-    return status
+        reason, status = f"{error.filename or ''}: {error.strerror or error}".lstrip(": "), 1
+    else:
+        if args.json:
+            print(json.dumps({"ok": status == 0, **result}, indent=1))
+        return status
+    # Said once the exception is gone, and with it what its traceback kept alive: a
+    # Ctrl-C inside the making of an HTTP response leaves a half-made one, whose
+    # finalizer complains on stderr. That must not come after the line saying why.
+    return _fail(args, reason, status)
 
 
 def _fail(args: argparse.Namespace, reason: str, status: int) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+import sys
 import zlib
 from xml.etree import ElementTree as ET
 
@@ -12,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chunked_upload.client import Finalizer, RateMeter
+from chunked_upload.client import Finalizer, RateMeter, cli
 from chunked_upload.client.cli import size
 from chunked_upload.client.display import Display
 from chunked_upload.client.errors import (
@@ -226,3 +227,21 @@ def test_the_rate_meter_and_the_plain_lines():
     meter(2048, 2048)
     assert meter.done == 2048
     assert out.getvalue().splitlines()[-1].startswith("f.bin: 100% 2.0 KiB of 2.0 KiB, ")
+
+
+def test_an_interrupted_command_ends_with_the_line_saying_so(monkeypatch, capsys, tmp_path):
+    class HalfMade:
+        """Like an HTTP response whose making Ctrl-C cut short: its finalizer complains."""
+
+        def __init__(self) -> None:
+            raise KeyboardInterrupt
+
+        def __del__(self) -> None:
+            print("Exception ignored in: <HalfMade>", file=sys.stderr)
+
+    def interrupted(args):
+        HalfMade()
+
+    monkeypatch.setattr(cli, "run_status", interrupted)
+    assert cli.main(["status", "--state-dir", str(tmp_path)]) == 130
+    assert capsys.readouterr().err.splitlines()[-1] == "chunked-upload: error: interrupted"
