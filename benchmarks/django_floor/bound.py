@@ -148,10 +148,6 @@ class BoundView(APIView):
             _end_lease(path, generation)
             raise Refused("CRC mismatch")
         file_crc = crc32_combine(file_crc, crc, length)
-        commit = [
-            f"UPDATE {TABLE} SET size = %s, length = %s, crc = %s, file_crc = %s, "
-            "sha = %s, leased_until = NULL WHERE path = %s AND generation = %s",
-            [new_size, length, crc, file_crc, sha.to_bytes().hex(), path, generation]]
         # One durable commit: the UPDATE alone in autocommit, or with the ledger row.
         with (transaction.atomic() if guarded else nullcontext()), \
                 connection.cursor() as cursor:
@@ -160,7 +156,10 @@ class BoundView(APIView):
                     f"INSERT INTO {LEDGER} (path, idx, off, length, crc, received_at) "
                     f"SELECT %s, COALESCE(MAX(idx) + 1, 0), %s, %s, %s, %s FROM {LEDGER} "
                     "WHERE path = %s", [path, size, length, crc, time.time(), path])
-            cursor.execute(*commit)
+            cursor.execute(
+                f"UPDATE {TABLE} SET size = %s, length = %s, crc = %s, file_crc = %s, "
+                "sha = %s, leased_until = NULL WHERE path = %s AND generation = %s",
+                [new_size, length, crc, file_crc, sha.to_bytes().hex(), path, generation])
             if cursor.rowcount != 1:
                 raise Refused("lease taken over")  # rolls the ledger row back
         answer = {"tryagain": "false", "offset": str(new_size)}

@@ -148,10 +148,11 @@ def _from_db(model: type[M], using: str, values: dict[str, object]) -> M:
 
 
 @functools.lru_cache(maxsize=64)
-def _in_field_order(model: type[Model], attnames: frozenset[str]) -> list[str]:
+def _in_field_order(model: type[Model], attnames: frozenset[str]) -> tuple[str, ...]:
     # from_db takes the values in the model's field order; the same few
     # shapes load on every chunk, so the order is worked out once per shape.
-    return [field.attname for field in model._meta.concrete_fields if field.attname in attnames]
+    return tuple(field.attname for field in model._meta.concrete_fields
+                 if field.attname in attnames)
 
 
 def _lease_sql(connection: Any, scope_field: str) -> str:
